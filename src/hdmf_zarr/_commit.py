@@ -1,0 +1,236 @@
+"""WritePlan -> store: metadata documents in one batch, data streamed, consolidated metadata once.
+
+Small nodes are encoded into an in-memory staging store first (zarr's own metadata and codec code
+does the encoding), then written to the target store in one batch. Large arrays, copies and
+iterators are written straight to the target, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.abc.store import Store
+from zarr.core.array import AsyncArray, init_array
+from zarr.core.buffer import Buffer, default_buffer_prototype
+from zarr.core.group import ConsolidatedMetadata, GroupMetadata
+from zarr.core.sync import sync
+from zarr.storage import LocalStore, MemoryStore, StorePath
+
+from ._convention import LINKS_ATTR
+from ._copy import copy_block_shape, iter_regions
+from ._plan import ArrayNode, GroupNode, WritePlan
+
+#: arrays whose data is at most this many bytes are encoded in the staging batch
+SMALL_ARRAY_BYTES = 4 << 20
+#: staged bytes after which the staging store is flushed to the target
+STAGING_FLUSH_BYTES = 256 << 20
+_META = "zarr.json"
+
+
+class PlanError(ValueError):
+    """A plan that cannot be committed (bad storage settings, data that does not fit)."""
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}/{name}" if key else name
+
+
+async def _array_metadata(staging: Store, node: ArrayNode) -> Any:
+    settings = dict(node.settings)
+    chunks = settings.pop("chunks", None)
+    if chunks is None or chunks is True:
+        chunks = "auto"
+    if node.shape == ():
+        chunks = ()
+    elif any(s == 0 for s in node.shape) and chunks == "auto":
+        chunks = tuple(1 for _ in node.shape)
+    kwargs: dict[str, Any] = {"chunks": chunks}
+    for name in ("compressors", "filters", "serializer", "shards", "fill_value"):
+        if name in settings:
+            kwargs[name] = settings[name]
+    try:
+        array = await init_array(
+            store_path=StorePath(staging, node.key),
+            shape=node.shape,
+            dtype=node.dtype,
+            attributes=node.attributes,
+            overwrite=True,
+            **kwargs,
+        )
+    except (ValueError, TypeError) as err:
+        raise PlanError(f"Cannot create dataset '/{node.key}' with settings {node.settings}: {err}") from err
+    return array.metadata
+
+
+def _nbytes(node: ArrayNode) -> int:
+    if node.values is None:
+        return 0
+    if node.values.dtype.kind == "T":
+        return sum(len(s) for s in node.values.reshape(-1)) + node.values.size * 8
+    return node.values.nbytes
+
+
+class Committer:
+    """Writes a WritePlan into ``store``; ``existing`` holds metadata of nodes already in the store."""
+
+    def __init__(self, store: Store, existing: Mapping[str, Any] | None = None) -> None:
+        self.store = store
+        self.existing = dict(existing or {})
+        self.prototype = default_buffer_prototype()
+        self.written: dict[str, Any] = {}  # key -> metadata of every node this commit wrote
+
+    # ------------------------------------------------------------------ entry points
+    def commit_root(self) -> None:
+        """Write an empty root group document (a new, empty file)."""
+        sync(self._write_documents(self._encode("", GroupMetadata())))
+
+    def commit(self, plan: WritePlan) -> dict[str, Any]:
+        sync(self._commit(plan))
+        return self.written
+
+    async def _commit(self, plan: WritePlan) -> None:
+        staging = MemoryStore()
+        metas = await asyncio.gather(*(_array_metadata(staging, n) for n in plan.arrays.values()))
+        for node, meta in zip(plan.arrays.values(), metas):
+            node.metadata = meta
+        documents: dict[str, Buffer] = {}
+        for node in plan.groups.values():
+            meta = self._group_metadata(node)
+            if meta is not None:
+                self.written[node.key] = meta
+                documents.update(self._encode(node.key, meta))
+        for node in plan.arrays.values():
+            self.written[node.key] = node.metadata
+            documents.update(self._encode(node.key, node.metadata))
+        await self._clear_replaced_arrays(plan)
+        await self._write_documents(documents)
+        await self._write_small_arrays(plan)
+        for node in plan.arrays.values():
+            if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES:
+                await self._async_array(node).setitem(..., node.values)
+            elif node.source is not None:
+                await self._copy_source(node)
+
+    def _group_metadata(self, node: GroupNode) -> GroupMetadata | None:
+        if not node.exists:
+            attrs = dict(node.attributes)
+            if node.links:
+                attrs[LINKS_ATTR] = list(node.links)
+            return GroupMetadata(attributes=attrs)
+        if not node.links:
+            return None
+        current = self.existing.get(node.key)
+        attrs = dict(current.attributes) if current is not None else {}
+        links = [
+            entry for entry in attrs.get(LINKS_ATTR, []) if entry.get("name") not in {n["name"] for n in node.links}
+        ]
+        attrs[LINKS_ATTR] = links + list(node.links)
+        consolidated = current.consolidated_metadata if current is not None else None
+        return GroupMetadata(attributes=attrs, consolidated_metadata=consolidated)
+
+    def _encode(self, key: str, meta: Any) -> dict[str, Buffer]:
+        return {_join(key, name): buf for name, buf in meta.to_buffer_dict(self.prototype).items()}
+
+    def _async_array(self, node: ArrayNode, store: Store | None = None) -> AsyncArray:
+        return AsyncArray(metadata=node.metadata, store_path=StorePath(store or self.store, node.key))
+
+    async def _clear_replaced_arrays(self, plan: WritePlan) -> None:
+        """Drop old chunks of arrays that are being replaced (spec documents rewritten in append mode)."""
+        stale = [n.key for n in plan.arrays.values() if n.key in self.existing]
+        await asyncio.gather(*(self.store.delete_dir(_join(key, "c")) for key in stale))
+        await asyncio.gather(*(self.store.delete(_join(key, "c")) for key in stale))
+
+    async def _write_small_arrays(self, plan: WritePlan) -> None:
+        staging = MemoryStore()
+        pending, staged = [], 0
+        for node in plan.arrays.values():
+            if node.values is None or _nbytes(node) > SMALL_ARRAY_BYTES:
+                continue
+            pending.append(self._async_array(node, staging).setitem(..., node.values))
+            staged += _nbytes(node)
+            if staged > STAGING_FLUSH_BYTES:
+                await self._flush(staging, pending)
+                staging, pending, staged = MemoryStore(), [], 0
+        await self._flush(staging, pending)
+
+    async def _flush(self, staging: MemoryStore, pending: list) -> None:
+        await asyncio.gather(*pending)
+        await self._write_documents(dict(staging._store_dict))
+
+    async def _write_documents(self, documents: Mapping[str, Buffer]) -> None:
+        if not documents:
+            return
+        if isinstance(self.store, LocalStore) and not self.store.read_only:
+            await asyncio.to_thread(_write_local_files, str(self.store.root), documents)
+            return
+        semaphore = asyncio.Semaphore(zarr.config.get("async.concurrency") * 4)
+
+        async def put(key: str, value: Buffer) -> None:
+            async with semaphore:
+                await self.store.set(key, value)
+
+        await asyncio.gather(*(put(k, v) for k, v in documents.items()))
+
+    async def _copy_source(self, node: ArrayNode) -> None:
+        target = self._async_array(node)
+        chunks = target.metadata.chunks if hasattr(target.metadata, "chunks") else node.shape
+        outer = target.metadata.chunk_grid.chunk_shape if hasattr(target.metadata.chunk_grid, "chunk_shape") else chunks
+        itemsize = node.dtype.itemsize if isinstance(node.dtype, np.dtype) and node.dtype.kind != "T" else 64
+        block = copy_block_shape(node.shape, tuple(outer), itemsize)
+        for region in iter_regions(node.shape, block):
+            values = await asyncio.to_thread(lambda r=region: node.convert(node.source[r]))
+            await target.setitem(region, values)
+
+
+def _write_local_files(root: str, documents: Mapping[str, Buffer]) -> None:
+    made: set[str] = set()
+    for key, value in documents.items():
+        path = os.path.join(root, key)
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(path, "wb") as handle:
+            handle.write(value.as_buffer_like())
+
+
+def consolidated_root(root: GroupMetadata, nodes: Mapping[str, Any]) -> GroupMetadata:
+    """The root metadata with a consolidated block describing ``nodes`` (key -> metadata, root excluded)."""
+    members = {}
+    for key, meta in nodes.items():
+        if not key:
+            continue
+        if isinstance(meta, GroupMetadata):
+            meta = dataclasses.replace(meta, consolidated_metadata=ConsolidatedMetadata(metadata={}))
+        members[key] = meta
+    ConsolidatedMetadata._flat_to_nested(members)
+    return dataclasses.replace(root, consolidated_metadata=ConsolidatedMetadata(metadata=members))
+
+
+def write_consolidated(store: Store, nodes: Mapping[str, Any]) -> None:
+    """Write the root document with consolidated metadata for ``nodes`` (must include the root, key "")."""
+    root = nodes[""]
+    if not isinstance(root, GroupMetadata):
+        return
+    meta = consolidated_root(dataclasses.replace(root, consolidated_metadata=None), nodes)
+    docs = meta.to_buffer_dict(default_buffer_prototype())
+    sync(Committer(store)._write_documents(docs))
+
+
+def consolidate(store: Store) -> None:
+    """Re-consolidate by listing the store (for stores changed outside a single plan)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(store)
+
+
+def as_ndarray(values: Any) -> np.ndarray:
+    return values if isinstance(values, np.ndarray) else np.asarray(values)

@@ -1,0 +1,118 @@
+"""Names and encodings of the hdmf-zarr storage convention (see docs/convention.md).
+
+Everything that decides how an HDMF concept is spelled inside a Zarr hierarchy lives here:
+reserved attribute names, the JSON shape of links and references, and builder paths.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any
+
+ROOT_NAME = "root"
+SPEC_LOC_ATTR = ".specloc"
+DEFAULT_SPEC_LOC_DIR = "specifications"
+REFERENCE_DTYPE_ATTR_VALUE = "object_reference"
+COMPOUND_DTYPE_MIN_STRING_LENGTH = 512
+
+LINKS_ATTR = "_LINKS"
+DTYPE_ATTR = "_DTYPE"
+REFERENCE_FIELDS_ATTR = "_REFERENCE_FIELDS"
+REFERENCE_KEY = "_REFERENCE"
+DIMENSIONS_ATTR = "_ARRAY_DIMENSIONS"
+LEGACY_DTYPE_ATTR = "zarr_dtype"
+LEGACY_LINKS_ATTR = "zarr_link"
+
+#: attributes that belong to the convention and are never handed to HDMF as builder attributes
+RESERVED_ATTRS = frozenset(
+    {DTYPE_ATTR, LINKS_ATTR, REFERENCE_FIELDS_ATTR, LEGACY_DTYPE_ATTR, LEGACY_LINKS_ATTR, SPEC_LOC_ATTR}
+)
+
+SAME_STORE = "."
+
+
+def builder_path(builder: Any) -> str:
+    """The absolute in-store path ("/a/b") of a builder, "/" for the root."""
+    location = getattr(builder, "location", None)
+    if location is not None and builder.parent is None:
+        if builder.name == ROOT_NAME and location in ("", "/"):
+            return "/"
+        return posixpath.normpath(posixpath.join("/", location, builder.name)).replace("\\", "/")
+    names = []
+    node = builder
+    while node.parent is not None:
+        names.append(node.name)
+        node = node.parent
+    if location is not None and not names:
+        return "/"
+    return "/" + "/".join(reversed(names))
+
+
+def root_of(builder: Any) -> Any:
+    """The top builder above ``builder``."""
+    while builder.parent is not None:
+        builder = builder.parent
+    return builder
+
+
+def link_entry(name: str, source: str, path: str) -> dict[str, str]:
+    """One ``_LINKS`` item, keys in the order the convention writes them."""
+    return {"source": source, "path": path, "name": name}
+
+
+def attribute_reference(path: str, source: str = SAME_STORE) -> dict[str, dict[str, str]]:
+    """The JSON wrapper an object reference takes inside an attribute."""
+    return {REFERENCE_KEY: {"source": source, "path": path}}
+
+
+def reference_target(value: Any) -> dict[str, Any] | None:
+    """Return ``{"source", "path"}`` when ``value`` is a stored attribute reference, else None.
+
+    Understands the v3 wrapper (``{"_REFERENCE": {...}}``) and the legacy v2 wrapper
+    (``{"zarr_dtype": "object", "value": {...}}``).
+    """
+    if not isinstance(value, dict):
+        return None
+    if REFERENCE_KEY in value:
+        return dict(value[REFERENCE_KEY])
+    if LEGACY_DTYPE_ATTR in value:
+        if value[LEGACY_DTYPE_ATTR] != "object":
+            raise NotImplementedError(f"attribute value of legacy dtype {value[LEGACY_DTYPE_ATTR]!r} is not supported")
+        return dict(value["value"])
+    return None
+
+
+def parse_reference_element(value: Any) -> dict[str, Any]:
+    """Normalise one stored element of a reference dataset to ``{"source", "path"}``.
+
+    Accepts a plain absolute path, a JSON text of ``{"source", "path"}``, a dict, or a 0-d array.
+    """
+    if hasattr(value, "ndim") and getattr(value, "ndim", None) == 0:
+        value = value[()]
+        if hasattr(value, "item"):
+            value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, dict):
+        return {"source": value.get("source", SAME_STORE) or SAME_STORE, "path": value.get("path")}
+    if isinstance(value, str):
+        if value.startswith("{"):
+            try:
+                decoded = json.loads(value)
+            except json.JSONDecodeError:
+                decoded = None
+            if isinstance(decoded, dict):
+                return parse_reference_element(decoded)
+        return {"source": SAME_STORE, "path": value}
+    raise ValueError(f"cannot interpret {value!r} as an object reference")
+
+
+def store_key(path: str) -> str:
+    """Turn an absolute in-store path into a store-relative node path ("" for the root)."""
+    return path.strip("/")
+
+
+def node_path(key: str) -> str:
+    """Turn a store-relative node path back into an absolute in-store path."""
+    return "/" + key.strip("/")

@@ -1,0 +1,274 @@
+"""Builder tree -> WritePlan: every node to create, with final attributes, links and pending data.
+
+Nothing here touches the store. The plan is committed by ``_commit``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zarr
+from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
+from hdmf.container import Container
+from hdmf.data_utils import AbstractDataChunkIterator, DataIO
+from hdmf.query import HDMFDataset
+
+from . import _dtypes as dt
+from ._convention import (
+    DIMENSIONS_ATTR,
+    DTYPE_ATTR,
+    REFERENCE_DTYPE_ATTR_VALUE,
+    REFERENCE_FIELDS_ATTR,
+    SAME_STORE,
+    builder_path,
+    link_entry,
+)
+from ._h5filters import is_h5py_dataset
+
+
+@dataclass
+class GroupNode:
+    """A group to create (or, when ``exists``, an existing group that gains links)."""
+
+    key: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, str]] = field(default_factory=list)
+    exists: bool = False
+
+
+@dataclass
+class ArrayNode:
+    """An array to create and the data to put in it."""
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: Any
+    attributes: dict[str, Any]
+    settings: dict[str, Any]
+    values: np.ndarray | None = None  # in-memory data, written at commit
+    source: Any = None  # array-like read region by region at commit (zarr.Array, h5py.Dataset)
+    convert: Any = None  # applied to each region read from ``source``
+    iterator: AbstractDataChunkIterator | None = None
+    metadata: Any = None  # ArrayV3Metadata, set by the committer
+    overwrite: bool = False
+
+
+@dataclass
+class WritePlan:
+    groups: dict[str, GroupNode] = field(default_factory=dict)
+    arrays: dict[str, ArrayNode] = field(default_factory=dict)
+    builders: list[Builder] = field(default_factory=list)
+
+    def add_array(self, node: ArrayNode) -> ArrayNode:
+        self.arrays[node.key] = node
+        return node
+
+
+def join_key(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+def where(key: str) -> str:
+    return "/" + key
+
+
+class Planner:
+    """Walks a builder tree and records what must be written.
+
+    ``is_written(builder)`` says which builders already exist in the store (append modes);
+    ``location`` is this store's folder (None for non-local stores), used for external link paths;
+    ``export_source`` is the source file's location when exporting.
+    """
+
+    def __init__(
+        self, is_written, location: str | None, link_data: bool = True, export_source: str | None = None
+    ) -> None:
+        self.is_written = is_written
+        self.location = location
+        self.link_data = link_data
+        self.export_source = export_source
+        self.plan = WritePlan()
+
+    # ------------------------------------------------------------ groups and links
+    def add_root(self, root: GroupBuilder) -> WritePlan:
+        self.add_group(root, "")
+        return self.plan
+
+    def add_group(self, builder: GroupBuilder, key: str) -> GroupNode:
+        exists = self.is_written(builder)
+        node = GroupNode(key=key, exists=exists)
+        if not exists:
+            node.attributes = self.attributes(builder, key)
+            self.plan.builders.append(builder)
+        self.plan.groups[key] = node
+        for sub in builder.groups.values():
+            self.add_group(sub, join_key(key, sub.name))
+        for sub in builder.datasets.values():
+            self.add_dataset(node, sub)
+        for sub in builder.links.values():
+            self.add_link(node, sub)
+        return node
+
+    def add_link(self, parent: GroupNode, link: LinkBuilder) -> None:
+        if self.is_written(link):
+            return
+        target = link.builder
+        parent.links.append(link_entry(link.name, self.link_source(target.source), builder_path(target)))
+        self.plan.builders.append(link)
+
+    def link_source(self, target_source: str | None) -> str:
+        """The ``source`` of a link entry: "." inside this store, else a path relative to this store."""
+        if target_source is None or self.location is None:
+            return SAME_STORE
+        target = os.path.abspath(target_source) if "://" not in target_source else target_source
+        same = {self.location}
+        if self.export_source is not None:
+            same.add(self.export_source)
+        if target in same:
+            return SAME_STORE
+        if "://" in target:
+            return target
+        return os.path.relpath(target, self.location).replace("\\", "/")
+
+    def attributes(self, builder: Builder, key: str) -> dict[str, Any]:
+        return {name: dt.json_safe_attribute(name, value, where(key)) for name, value in builder.attributes.items()}
+
+    # ------------------------------------------------------------ datasets
+    def add_dataset(self, parent: GroupNode, builder: DatasetBuilder) -> None:
+        if self.is_written(builder):
+            return
+        key = join_key(parent.key, builder.name)
+        data, settings, link_data = builder.data, {}, self.link_data
+        if isinstance(data, DataIO):
+            settings = dict(getattr(data, "io_settings", {}) or {})
+            link_data = getattr(data, "link_data", link_data)
+            data = data.data
+        if isinstance(data, zarr.Array) and link_data and self._link_array(parent, builder, data, key):
+            return
+        node = self.array_node(builder, key, data, settings)
+        if builder.dimension_labels is not None:
+            node.attributes[DIMENSIONS_ATTR] = list(builder.dimension_labels)
+        self.plan.add_array(node)
+        self.plan.builders.append(builder)
+
+    def _link_array(self, parent: GroupNode, builder: DatasetBuilder, array: zarr.Array, key: str) -> bool:
+        """Record a link to an existing zarr array instead of copying it; False when it must be copied."""
+        from ._stores import get_store_path
+
+        array_store = get_store_path(array.store)
+        array_path = "/" + array.path.strip("/")
+        if self.export_source is not None and array_store == self.export_source:
+            if posixpath.dirname(array_path) == "/" + parent.key or array_path == "/" + key:
+                return False  # the array itself is being exported: copy it into place
+            source = SAME_STORE
+        else:
+            source = self.link_source(array_store)
+        parent.links.append(link_entry(builder.name, source, array_path))
+        self.plan.builders.append(builder)
+        return True
+
+    def array_node(self, builder: DatasetBuilder, key: str, data: Any, settings: dict) -> ArrayNode:
+        spec_dtype = builder.dtype
+        attrs = self.attributes(builder, key)
+        if is_h5py_dataset(data) or isinstance(data, zarr.Array):
+            return self._lazy_copy_node(builder, key, data, settings, attrs)
+        if isinstance(data, HDMFDataset) and not isinstance(data, AbstractDataChunkIterator):
+            data = _materialize(data)
+        if dt.is_compound_dtype(spec_dtype):
+            values = dt.compound_array(list(spec_dtype), data, where(key))
+            refs = dt.reference_field_names(spec_dtype)
+            if refs:
+                attrs[REFERENCE_FIELDS_ATTR] = refs
+            return ArrayNode(key, values.shape, values.dtype, attrs, settings, values=values)
+        if dt.is_reference_dtype(spec_dtype) or _is_reference_data(data):
+            values = _reference_paths(data, where(key))
+            attrs[DTYPE_ATTR] = REFERENCE_DTYPE_ATTR_VALUE
+            return ArrayNode(key, values.shape, dt.STRING_DTYPE, attrs, settings, values=values)
+        if isinstance(data, AbstractDataChunkIterator):
+            return self._iterator_node(builder, key, data, settings, attrs)
+        kind = self._element_type(spec_dtype, data, builder, key)
+        attrs[DTYPE_ATTR] = dt.type_name(kind)
+        if kind is str:
+            values = dt.text_array(data, f"Dataset '{builder.name}' in '{where(key)}'")
+        else:
+            values = np.asarray(data, dtype=kind)
+        return ArrayNode(key, values.shape, values.dtype, attrs, settings, values=values)
+
+    def _element_type(self, spec_dtype: Any, data: Any, builder: DatasetBuilder, key: str) -> Any:
+        kind = dt.lookup_spec_dtype(spec_dtype)
+        if kind is not None:
+            return kind
+        try:
+            return dt.infer_type(data)
+        except ValueError:
+            raise ValueError(
+                f"Cannot write dataset '{where(key)}': it is empty and has no dtype, so its element type "
+                "cannot be determined. Give it a dtype (e.g. np.array([], dtype='int32'))."
+            ) from None
+
+    def _iterator_node(self, builder, key, iterator, settings, attrs) -> ArrayNode:
+        kind = dt.lookup_spec_dtype(builder.dtype) if builder.dtype is not None else None
+        dtype = np.dtype(iterator.dtype) if kind is None else dt.storage_dtype(kind)
+        if dtype.kind in "OUS":
+            dtype = dt.STRING_DTYPE
+        shape = tuple(settings.pop("shape", None) or iterator.recommended_data_shape())
+        if "chunks" not in settings and iterator.recommended_chunk_shape() is not None:
+            settings["chunks"] = tuple(iterator.recommended_chunk_shape())
+        attrs[DTYPE_ATTR] = "str" if dtype == dt.STRING_DTYPE else dtype.str
+        return ArrayNode(key, shape, dtype, attrs, settings, iterator=iterator)
+
+    def _lazy_copy_node(self, builder, key, source, settings, attrs) -> ArrayNode:
+        """Copy a zarr array or h5py dataset region by region, keeping its storage settings."""
+        from ._copy import copy_settings, region_converter, source_dtype
+
+        settings = {**copy_settings(source), **settings}
+        dtype, kind_name = source_dtype(source, builder.dtype)
+        if dtype.names:
+            refs = dt.reference_field_names(builder.dtype) if dt.is_compound_dtype(builder.dtype) else []
+            if refs:
+                attrs[REFERENCE_FIELDS_ATTR] = refs
+        elif kind_name is not None:
+            attrs[DTYPE_ATTR] = kind_name
+        shape = tuple(source.shape)
+        if shape == ():
+            values = region_converter(source, dtype)(source[()])
+            return ArrayNode(key, shape, dtype, attrs, settings, values=np.asarray(values, dtype=dtype))
+        return ArrayNode(key, shape, dtype, attrs, settings, source=source, convert=region_converter(source, dtype))
+
+
+def _materialize(data: HDMFDataset) -> Any:
+    if len(data) and isinstance(data[0], Container):
+        return data
+    return data[:]
+
+
+def _is_reference_data(data: Any) -> bool:
+    if isinstance(data, (ReferenceBuilder, Builder)):
+        return True
+    if isinstance(data, (list, tuple)) and data and isinstance(data[0], (ReferenceBuilder, Builder)):
+        return True
+    return False
+
+
+def _reference_paths(data: Any, where_text: str) -> np.ndarray:
+    def path_of(value: Any) -> str:
+        if isinstance(value, ReferenceBuilder):
+            return builder_path(value.builder)
+        if isinstance(value, Builder):
+            return builder_path(value)
+        if isinstance(value, str):
+            return value
+        raise TypeError(f"Cannot write reference dataset '{where_text}': {value!r} is not a reference.")
+
+    if isinstance(data, (ReferenceBuilder, Builder, str)):
+        out = np.empty((), dtype=dt.STRING_DTYPE)
+        out[()] = path_of(data)
+        return out
+    paths = [path_of(v) for v in data]
+    out = np.empty(len(paths), dtype=dt.STRING_DTYPE)
+    out[:] = paths
+    return out

@@ -1,0 +1,267 @@
+"""Store metadata -> builder tree. One metadata load per store; arrays stay lazy.
+
+``StoreIndex`` holds the metadata of every node of one store (from the consolidated block when
+there is one, else from one concurrent listing). ``BuilderReader`` turns it into builders without
+touching the store again, except to fetch the values of scalar datasets, in one concurrent batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import zarr
+from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
+from zarr.abc.store import Store
+from zarr.core.array import AsyncArray
+from zarr.core.group import AsyncGroup, GroupMetadata
+from zarr.core.sync import sync
+from zarr.storage import StorePath
+
+from ._convention import (
+    DTYPE_ATTR,
+    LEGACY_DTYPE_ATTR,
+    LEGACY_LINKS_ATTR,
+    LINKS_ATTR,
+    REFERENCE_DTYPE_ATTR_VALUE,
+    REFERENCE_FIELDS_ATTR,
+    RESERVED_ATTRS,
+    ROOT_NAME,
+    SPEC_LOC_ATTR,
+    parse_reference_element,
+    reference_target,
+)
+from ._dtypes import STRING_DTYPE, compound_builder_dtype
+from .utils import HDMFZarrArray
+from .zarr_utils import BuilderZarrReferenceDataset, BuilderZarrTableDataset
+
+
+def _parent(key: str) -> str:
+    return key.rsplit("/", 1)[0] if "/" in key else ""
+
+
+class StoreIndex:
+    """The metadata of every node in a store, keyed by store-relative path ("" is the root)."""
+
+    def __init__(self, store: Store, nodes: dict[str, Any]) -> None:
+        self.store = store
+        self.nodes = nodes
+        self.children: dict[str, list[str]] = {}
+        for key in sorted(k for k in nodes if k):
+            self.children.setdefault(_parent(key), []).append(key)
+
+    @classmethod
+    def load(cls, store: Store, use_consolidated: bool = True) -> StoreIndex:
+        return sync(cls._load(store, use_consolidated))
+
+    @classmethod
+    async def _load(cls, store: Store, use_consolidated: bool) -> StoreIndex:
+        root = await AsyncGroup.open(StorePath(store), zarr_format=3, use_consolidated=use_consolidated or False)
+        consolidated = root.metadata.consolidated_metadata if use_consolidated else None
+        if consolidated is not None:
+            nodes = dict(consolidated.flattened_metadata)
+        else:
+            nodes = {key: node.metadata async for key, node in root.members(max_depth=None)}
+        nodes[""] = root.metadata
+        return cls(store, nodes)
+
+    def is_group(self, key: str) -> bool:
+        return isinstance(self.nodes.get(key), GroupMetadata)
+
+    def attributes(self, key: str) -> dict[str, Any]:
+        return dict(self.nodes[key].attributes)
+
+    def array(self, key: str) -> HDMFZarrArray:
+        """A lazy array for ``key`` built from metadata in hand (no store request)."""
+        array = zarr.Array(AsyncArray(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
+        array.__class__ = HDMFZarrArray
+        return array
+
+    def fetch_scalars(self, keys: list[str]) -> dict[str, Any]:
+        """Values of 0-d arrays, fetched concurrently."""
+
+        async def one(key: str) -> Any:
+            meta = self.nodes[key]
+            return await AsyncArray(metadata=meta, store_path=StorePath(self.store, key)).getitem(())
+
+        async def all_of() -> list[Any]:
+            return await asyncio.gather(*(one(k) for k in keys))
+
+        return dict(zip(keys, sync(all_of()))) if keys else {}
+
+
+def unwrap_scalar(value: Any) -> Any:
+    """numpy scalars for numbers and bools, ``str`` for text, 0-d structured arrays kept as such."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.names:
+            return value
+        if value.dtype == STRING_DTYPE or value.dtype.kind in "OU":
+            item = value.reshape(-1)[0] if value.size else ""
+            return str(item) if not isinstance(item, bytes) else item.decode("utf-8")
+        return value[()] if value.ndim == 0 else value
+    return value
+
+
+class BuilderReader:
+    """Builds (and caches) the builders of one store.
+
+    ``source`` is the store's location as builders report it; ``resolve_external(source, path)``
+    returns a builder in another store (for links whose ``source`` is not ".").
+    """
+
+    def __init__(
+        self,
+        index: StoreIndex,
+        source: str | None,
+        resolve_external: Callable[[str, str], Any],
+        ref_datasets: Callable[[Any, str], Any],
+    ) -> None:
+        self.index = index
+        self.source = source
+        self.resolve_external = resolve_external
+        self.ref_datasets = ref_datasets
+        self.builders: dict[str, Any] = {}
+        self.scalars: dict[str, Any] = {}
+        self.ignored: set[str] = set()
+
+    # ------------------------------------------------------------------ entry points
+    def read_root(self) -> GroupBuilder:
+        if "" in self.builders:
+            return self.builders[""]
+        specloc = self.index.nodes[""].attributes.get(SPEC_LOC_ATTR)
+        if isinstance(specloc, dict):
+            specloc = (reference_target(specloc) or {}).get("path")
+        if specloc:
+            self.ignored.add(specloc.strip("/"))
+        self.scalars.update(
+            self.index.fetch_scalars(
+                [
+                    key
+                    for key, meta in self.index.nodes.items()
+                    if not isinstance(meta, GroupMetadata) and not meta.shape and not self._is_ignored(key)
+                ]
+            )
+        )
+        return self.node_builder("")
+
+    def node_builder(self, key: str) -> Any:
+        """The builder of the node at ``key`` (built on first use, then cached)."""
+        builder = self.builders.get(key)
+        if builder is None:
+            if key not in self.index.nodes:
+                raise KeyError(key)
+            builder = self._group(key) if self.index.is_group(key) else self._dataset(key)
+        return builder
+
+    def resolve(self, entry: dict[str, Any]) -> Any:
+        """The builder a link entry or reference ``{"source", "path"}`` points to."""
+        source, path = entry.get("source") or ".", entry.get("path")
+        if source not in (".", "", None) and source != self.source:
+            return self.resolve_external(source, path or "/")
+        key = (path or "/").strip("/")
+        try:
+            return self.node_builder(key)
+        except KeyError:
+            raise ValueError(f"Found bad link to object {path} in file {self.source}") from None
+
+    # ------------------------------------------------------------------ builders
+    def _is_ignored(self, key: str) -> bool:
+        return any(key == i or key.startswith(i + "/") for i in self.ignored)
+
+    def _location(self, key: str) -> str:
+        return "/" + _parent(key) if key else "/"
+
+    def _attributes(self, key: str) -> dict[str, Any]:
+        out = {}
+        for name, value in self.index.attributes(key).items():
+            if name in RESERVED_ATTRS:
+                continue
+            target = reference_target(value)
+            out[name] = self.resolve(target) if target is not None else value
+        return out
+
+    def _group(self, key: str) -> GroupBuilder:
+        name = ROOT_NAME if not key else posixpath.basename(key)
+        builder = GroupBuilder(name, source=self.source, attributes={})
+        builder.location = self._location(key)
+        self.builders[key] = builder
+        children = [c for c in self.index.children.get(key, []) if not self._is_ignored(c)]
+        for child in children:
+            if self.index.is_group(child):
+                builder.set_group(self.node_builder(child))
+        for child in children:
+            if not self.index.is_group(child):
+                builder.set_dataset(self.node_builder(child))
+        raw = self.index.attributes(key)
+        for entry in raw.get(LINKS_ATTR, []) + raw.get(LEGACY_LINKS_ATTR, []):
+            link = LinkBuilder(builder=self.resolve(entry), name=entry["name"], source=self.source)
+            link.location = "/" + key
+            builder.set_link(link)
+        for name, value in self._attributes(key).items():
+            builder.set_attribute(name, value)
+        return builder
+
+    def _dataset(self, key: str) -> DatasetBuilder:
+        meta = self.index.nodes[key]
+        attrs = self.index.attributes(key)
+        native = meta.data_type.to_native_dtype()
+        dtype = self._builder_dtype(key, native, attrs)
+        shape = tuple(meta.shape)
+        chunk_shape = getattr(meta.chunk_grid, "chunk_shape", shape)
+        builder = DatasetBuilder(
+            posixpath.basename(key),
+            data=None,
+            dtype=dtype,
+            attributes={},
+            maxshape=shape,
+            chunks=tuple(chunk_shape) != shape,
+            source=self.source,
+        )
+        builder.location = self._location(key)
+        self.builders[key] = builder
+        builder.data = self._data(key, native, dtype, attrs, shape)
+        for name, value in self._attributes(key).items():
+            builder.set_attribute(name, value)
+        return builder
+
+    def _builder_dtype(self, key: str, native: np.dtype, attrs: dict[str, Any]) -> Any:
+        if native.names:
+            return compound_builder_dtype(native, attrs.get(REFERENCE_FIELDS_ATTR, ()))
+        if DTYPE_ATTR in attrs:
+            value = attrs[DTYPE_ATTR]
+            return DatasetBuilder.OBJECT_REF_TYPE if value == REFERENCE_DTYPE_ATTR_VALUE else value
+        if LEGACY_DTYPE_ATTR in attrs:
+            return attrs[LEGACY_DTYPE_ATTR]
+        warnings.warn(f"Inferred dtype from zarr type. Dataset missing dtype attributes: /{key}", stacklevel=4)
+        return "str" if native == STRING_DTYPE else native.name
+
+    def _data(self, key: str, native: np.dtype, dtype: Any, attrs: dict[str, Any], shape: tuple) -> Any:
+        is_ref = dtype == DatasetBuilder.OBJECT_REF_TYPE
+        if not shape:
+            value = self.scalars[key] if key in self.scalars else self.index.array(key)[()]
+            if is_ref:
+                return ReferenceBuilder(self.resolve(parse_reference_element(unwrap_scalar(value))))
+            if native.names:
+                return np.array(value, dtype=native)
+            return unwrap_scalar(value)
+        array = self.index.array(key)
+        if attrs.get(LEGACY_DTYPE_ATTR) == "scalar":
+            return unwrap_scalar(np.asarray(array[...]).reshape(-1)[:1].reshape(()))
+        if is_ref:
+            return self.ref_datasets(array, "references")
+        if native.names and attrs.get(REFERENCE_FIELDS_ATTR):
+            return self.ref_datasets(array, dtype)
+        return array
+
+
+def make_reference_dataset(io: Any) -> Callable[[Any, Any], Any]:
+    def build(array: Any, kind: Any) -> Any:
+        if kind == "references":
+            return BuilderZarrReferenceDataset(array, io)
+        return BuilderZarrTableDataset(array, io, kind)
+
+    return build

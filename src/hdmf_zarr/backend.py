@@ -1,0 +1,500 @@
+"""ZarrIO: the HDMF storage backend for Zarr v3 stores.
+
+ZarrIO owns the store and the IO lifecycle (modes, open/close, write/read/export entry points);
+the work is delegated: ``_plan`` turns builders into a WritePlan, ``_commit`` writes it,
+``_read`` turns store metadata back into builders, ``_namespaces`` handles cached specs.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from hdmf.backends.errors import UnsupportedOperation
+from hdmf.backends.io import HDMFIO
+from hdmf.backends.utils import WriteStatusTracker
+from hdmf.build import Builder, BuildManager, GroupBuilder, TypeMap
+from hdmf.container import Container
+from hdmf.spec import NamespaceCatalog
+from hdmf.utils import docval, generate_array_html_repr, getargs, popargs
+from zarr.abc.store import Store
+from zarr.storage import FsspecStore, LocalStore
+
+from . import _dtypes
+from ._commit import Committer, consolidate, write_consolidated
+from ._convention import (
+    COMPOUND_DTYPE_MIN_STRING_LENGTH,
+    DEFAULT_SPEC_LOC_DIR,
+    REFERENCE_DTYPE_ATTR_VALUE,
+    ROOT_NAME,
+    SPEC_LOC_ATTR,
+    builder_path,
+    parse_reference_element,
+)
+from ._namespaces import add_spec_nodes, load_namespaces_from_index
+from ._parallel import ZarrIODataChunkIteratorQueue
+from ._plan import Planner
+from ._read import BuilderReader, StoreIndex, make_reference_dataset
+from ._stores import (
+    ALL_MODES,
+    READ_MODES,
+    get_store_path,
+    is_url,
+    is_v2_store,
+    is_v3_store,
+    normalize_path,
+    open_store,
+    store_folder,
+)
+
+__all__ = [
+    "ZarrIO",
+    "ROOT_NAME",
+    "SPEC_LOC_ATTR",
+    "DEFAULT_SPEC_LOC_DIR",
+    "REFERENCE_DTYPE_ATTR_VALUE",
+    "COMPOUND_DTYPE_MIN_STRING_LENGTH",
+    "SUPPORTED_ZARR_STORES",
+]
+
+SUPPORTED_ZARR_STORES = (LocalStore, FsspecStore, Store)
+_PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES)
+
+
+class ZarrIO(HDMFIO):
+    """Read and write HDMF files as Zarr v3 hierarchies."""
+
+    _v2_reader_name = "ZarrV2IO"
+
+    @docval(
+        {"name": "path", "type": _PATH_TYPES, "doc": "a folder, .zip file, URL or zarr Store"},
+        {
+            "name": "mode",
+            "type": str,
+            "doc": "'r' read, 'r+' read/write (must exist), 'a' read/write (create if absent), "
+            "'w' create (overwrite), 'w-' or 'x' create (fail if it exists)",
+        },
+        {"name": "manager", "type": BuildManager, "doc": "the BuildManager to use", "default": None},
+        {"name": "storage_options", "type": dict, "doc": "fsspec options for remote stores", "default": None},
+        {
+            "name": "force_overwrite",
+            "type": bool,
+            "doc": "with mode 'w', replace an existing file or non-Zarr folder at path",
+            "default": False,
+        },
+    )
+    def __init__(self, **kwargs):
+        path, mode, manager, storage_options, force_overwrite = popargs(
+            "path", "mode", "manager", "storage_options", "force_overwrite", kwargs
+        )
+        if mode not in ALL_MODES:
+            raise ValueError(f"Invalid mode '{mode}' for {type(self).__name__}; use one of {', '.join(ALL_MODES)}.")
+        self.__path = normalize_path(path)
+        self.__mode = mode
+        self.__storage_options = storage_options
+        self.__force_overwrite = force_overwrite
+        self.__store: Store | None = None
+        self.__file: zarr.Group | None = None
+        self.__reader: BuilderReader | None = None
+        self.__external: dict[str, BuilderReader] = {}
+        self.__modified = False
+        self.__dci_queue: ZarrIODataChunkIteratorQueue | None = None
+        self._written_builders = WriteStatusTracker()
+        source = self.__path if isinstance(self.__path, str) else get_store_path(self.__path)
+        if manager is None:
+            manager = BuildManager(TypeMap(NamespaceCatalog()))
+        super().__init__(manager=manager, source=source)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def path(self) -> str | Store:
+        return self.__path
+
+    @property
+    def abspath(self) -> str:
+        return os.path.abspath(self.source)
+
+    @property
+    def mode(self) -> str:
+        return self.__mode
+
+    @property
+    def store(self) -> Store | None:
+        return self.__store
+
+    @property
+    def _file(self) -> zarr.Group | None:
+        if self.__file is None and self.__store is not None:
+            self.__file = zarr.open_group(
+                self.__store,
+                mode="r" if self.__read_only else "r+",
+                zarr_format=3,
+                use_consolidated=self.__mode == "r" or False,
+            )
+        return self.__file
+
+    @property
+    def __read_only(self) -> bool:
+        return self.__mode in READ_MODES
+
+    def is_remote(self) -> bool:
+        return isinstance(self.__store, FsspecStore)
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        if self.__store is not None:
+            return
+        store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite)
+        self.__store = store
+        if self.__mode in ("w", "w-", "x"):
+            if self.__mode != "w" and (is_v3_store(store) or is_v2_store(store)):
+                raise FileExistsError(
+                    f"Unable to create '{self.source}' in mode '{self.__mode}': a Zarr store already exists there."
+                )
+            if self.__mode == "w" and not isinstance(self.__path, str):
+                from ._stores import clear_store
+
+                clear_store(store)
+            self._write_root_document()
+        elif is_v3_store(store):
+            pass
+        elif is_v2_store(store):
+            raise ValueError(self._v2_hint())
+        elif self.__mode == "a":
+            self._write_root_document()
+        else:
+            raise ValueError(f"'{self.source}' is not a Zarr store: it has no zarr.json at its root.")
+
+    def _write_root_document(self) -> None:
+        Committer(self.__store).commit_root()
+
+    def _v2_hint(self) -> str:
+        return (
+            f"'{self.source}' is a Zarr v2 file and {type(self).__name__} reads and writes Zarr v3 files. "
+            f"Open it read-only with {self._v2_reader_name}."
+        )
+
+    def close(self) -> None:
+        if self.__store is None:
+            return
+        try:
+            if not self.__read_only and (self.__modified or self.__mode in ("a", "r+")):
+                if self.__dci_queue:
+                    self.__dci_queue.exhaust_queue()
+                consolidate(self.__store)
+        finally:
+            if not isinstance(self.__path, Store):
+                self.__store.close()
+            self.__store = None
+            self.__file = None
+
+    def is_open(self) -> bool:
+        return self.__store is not None
+
+    # ------------------------------------------------------------------ writing
+    @docval(
+        {"name": "container", "type": Container, "doc": "the Container to write"},
+        {"name": "cache_spec", "type": bool, "doc": "cache the specifications in the file", "default": True},
+        {"name": "link_data", "type": bool, "doc": "link (True) or copy (False) zarr arrays", "default": True},
+        {"name": "exhaust_dci", "type": bool, "doc": "write DataChunkIterators to the end", "default": True},
+        {"name": "number_of_jobs", "type": int, "doc": "worker processes for GenericDataChunkIterators", "default": 1},
+        {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
+        {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
+        {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+    )
+    def write(self, **kwargs):
+        """Write a container (usually an NWBFile) to the store."""
+        if self.__read_only:
+            raise UnsupportedOperation(
+                f"Cannot write to file {self.source} in mode '{self.__mode}'. "
+                "Please use mode 'r+', 'w', 'w-', 'x', or 'a'"
+            )
+        cache_spec = popargs("cache_spec", kwargs)
+        self.__dci_queue = ZarrIODataChunkIteratorQueue(
+            number_of_jobs=popargs("number_of_jobs", kwargs),
+            max_threads_per_process=popargs("max_threads_per_process", kwargs),
+            multiprocessing_context=popargs("multiprocessing_context", kwargs),
+        )
+        self._spec_catalog = self.manager.namespace_catalog if cache_spec else None
+        try:
+            super().write(**kwargs)
+        finally:
+            self._spec_catalog = None
+
+    @docval(
+        {"name": "builder", "type": GroupBuilder, "doc": "the root GroupBuilder"},
+        {"name": "link_data", "type": bool, "doc": "link (True) or copy (False) zarr arrays", "default": True},
+        {"name": "exhaust_dci", "type": bool, "doc": "write DataChunkIterators to the end", "default": True},
+        {"name": "export_source", "type": str, "doc": "the source of the builders when exporting", "default": None},
+        {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+    )
+    def write_builder(self, **kwargs):
+        """Write a builder tree: plan every node in memory, then commit the plan in batches."""
+        builder, link_data, exhaust_dci, export_source, consolidated = getargs(
+            "builder", "link_data", "exhaust_dci", "export_source", "consolidate_metadata", kwargs
+        )
+        if export_source is not None and not is_url(export_source):
+            export_source = os.path.abspath(export_source)
+        planner = Planner(self.get_written, store_folder(self.__store), link_data, export_source)
+        plan = planner.add_root(builder)
+        existing = self._existing_nodes() if self.__mode in ("a", "r+") else {}
+        catalog = getattr(self, "_spec_catalog", None)
+        if catalog is not None:
+            add_spec_nodes(plan, catalog, existing)
+        written = Committer(self.__store, existing).commit(plan)
+        self.__modified = True
+        self.__file = None
+        for item in plan.builders:
+            self._written_builders.set_written(item)
+        self._written_builders.set_written(builder)
+        queue = self.__dci_queue if self.__dci_queue is not None else ZarrIODataChunkIteratorQueue()
+        self.__dci_queue = queue
+        iterated = {key: node for key, node in plan.arrays.items() if node.iterator is not None}
+        arrays = {key: _open_array(self.__store, node.metadata, key) for key, node in iterated.items()}
+        for key, node in iterated.items():
+            queue.append(arrays[key], node.iterator)
+        if exhaust_dci:
+            queue.exhaust_queue()
+        if consolidated and not queue:
+            if self.__mode in ("w", "w-", "x"):
+                written.update({key: array.metadata for key, array in arrays.items()})
+                write_consolidated(self.__store, written)
+                self.__modified = False
+            else:
+                consolidate(self.__store)
+
+    def _existing_nodes(self) -> dict[str, Any]:
+        return StoreIndex.load(self.__store, use_consolidated=False).nodes
+
+    @docval(
+        {"name": "src_io", "type": HDMFIO, "doc": "the HDMFIO to export from"},
+        {"name": "container", "type": Container, "doc": "the Container to export", "default": None},
+        {"name": "write_args", "type": dict, "doc": "arguments for write_builder", "default": None},
+        {"name": "clear_cache", "type": bool, "doc": "clear the build manager cache", "default": False},
+        {"name": "cache_spec", "type": bool, "doc": "cache the specifications in the file", "default": True},
+        {"name": "number_of_jobs", "type": int, "doc": "worker processes for GenericDataChunkIterators", "default": 1},
+        {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
+        {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
+        {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+    )
+    def export(self, **kwargs):
+        """Export the contents of another IO (Zarr or HDF5) into this store (mode 'w')."""
+        src_io, container, write_args, clear_cache, cache_spec = getargs(
+            "src_io", "container", "write_args", "clear_cache", "cache_spec", kwargs
+        )
+        if self.__mode != "w":
+            raise UnsupportedOperation(
+                f"Cannot export to file {self.source} in mode '{self.__mode}'. Please use mode 'w'."
+            )
+        write_args = dict(write_args or {})
+        if not isinstance(src_io, ZarrIO) and "link_data" not in write_args:
+            write_args["link_data"] = False
+        write_args["export_source"] = src_io.source
+        write_args["consolidate_metadata"] = kwargs["consolidate_metadata"]
+        if not write_args.get("link_data", True):
+            clear_cache = True
+        self.__dci_queue = ZarrIODataChunkIteratorQueue(
+            number_of_jobs=kwargs["number_of_jobs"],
+            max_threads_per_process=kwargs["max_threads_per_process"],
+            multiprocessing_context=kwargs["multiprocessing_context"],
+        )
+        if cache_spec:
+            catalog = self.manager.namespace_catalog
+            for name in src_io.manager.namespace_catalog.namespaces:
+                if name not in catalog.namespaces:
+                    catalog.add_namespace(name, src_io.manager.namespace_catalog.get_namespace(name))
+            self._spec_catalog = catalog
+        try:
+            HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+        finally:
+            self._spec_catalog = None
+
+    @docval(
+        {"name": "obj", "type": (zarr.Group, zarr.Array), "doc": "the group or array"},
+        {"name": "attributes", "type": dict, "doc": "attributes to write"},
+    )
+    def write_attributes(self, **kwargs):
+        """Write attributes (made JSON-safe, references wrapped) onto a zarr node."""
+        obj, attributes = getargs("obj", "attributes", kwargs)
+        where = "/" + obj.path
+        obj.attrs.update({k: _dtypes.json_safe_attribute(k, v, where) for k, v in attributes.items()})
+        self.__modified = True
+
+    # ------------------------------------------------------------------ reading
+    def read(self, **kwargs):
+        if self.__mode in ("w", "w-", "x"):
+            raise UnsupportedOperation(
+                f"Cannot read from file {self.source} in mode '{self.__mode}'. Please use mode 'r', 'r+', or 'a'."
+            )
+        return super().read(**kwargs)
+
+    @docval(returns="a GroupBuilder representing the file", rtype=GroupBuilder)
+    def read_builder(self):
+        """Build the root GroupBuilder from one metadata load; datasets stay lazy."""
+        return self._reader().read_root()
+
+    def _reader(self) -> BuilderReader:
+        if self.__store is None:
+            raise UnsupportedOperation(f"Cannot read data from closed Zarr file '{self.source}'")
+        if self.__reader is None:
+            index = StoreIndex.load(self.__store, use_consolidated=self.__mode == "r")
+            self.__reader = self._make_reader(index, self.source)
+        return self.__reader
+
+    def _make_reader(self, index: StoreIndex, source: str) -> BuilderReader:
+        reader = BuilderReader(index, source, self._resolve_external, make_reference_dataset(self))
+        tracker = self._written_builders
+        original = reader.node_builder
+
+        def node_builder(key: str) -> Any:
+            builder = original(key)
+            tracker.set_written(builder)
+            for link in getattr(builder, "links", {}).values():
+                tracker.set_written(link)
+            return builder
+
+        reader.node_builder = node_builder
+        return reader
+
+    def _resolve_external(self, source: str, path: str) -> Any:
+        here = store_folder(self.__store)
+        if here is None:
+            raise ValueError(f"Cannot resolve the external link to '{source}' from the non-local store {self.source}")
+        location = os.path.abspath(os.path.normpath(os.path.join(here, source)))
+        reader = self.__external.get(location)
+        if reader is None:
+            if not os.path.exists(location):
+                raise ValueError(f"Found bad link to object {path} in file {location}: no such store")
+            store = open_store(location, "r")
+            reader = self._make_reader(StoreIndex.load(store), location)
+            self.__external[location] = reader
+        return reader.resolve({"source": ".", "path": path})
+
+    def _builder_for_reference(self, value: Any) -> Any:
+        return self._reader().resolve(parse_reference_element(value))
+
+    @staticmethod
+    def _reference_path(builder: Builder) -> str:
+        return builder_path(builder)
+
+    def resolve_ref(self, zarr_ref: Any) -> tuple[str, Any]:
+        """``(target name, zarr object)`` for a stored reference or link entry."""
+        if isinstance(zarr_ref, np.ndarray) and zarr_ref.ndim != 0:
+            raise ValueError(f"Cannot resolve a reference from an array of shape {zarr_ref.shape}")
+        entry = parse_reference_element(zarr_ref) if not isinstance(zarr_ref, dict) else dict(zarr_ref)
+        path = entry.get("path")
+        if path is None:
+            return ROOT_NAME, self._file
+        source = entry.get("source") or "."
+        group = self._file
+        if source not in (".", ""):
+            location = os.path.normpath(os.path.join(store_folder(self.__store) or "", source))
+            group = zarr.open_group(open_store(location, "r"), mode="r")
+        try:
+            target = group[path.strip("/")] if path.strip("/") else group
+        except KeyError:
+            raise ValueError(f"Found bad link to object {path} in file {self.source}") from None
+        return posixpath.basename(path.rstrip("/")), target
+
+    def get_builder(self, zarr_obj: Any) -> Any:
+        """The builder read for a zarr Group or Array of this file."""
+        key = getattr(zarr_obj, "path", "").strip("/")
+        builder = self._reader().builders.get(key)
+        if builder is None:
+            raise ValueError(f"{getattr(zarr_obj, 'name', key)} has not been built")
+        return builder
+
+    def get_container(self, zarr_obj: Any) -> Container:
+        return self.manager.construct(self.get_builder(zarr_obj))
+
+    def get_written(self, builder: Builder, check_on_disk: bool = False) -> bool:
+        written = self._written_builders.get_written(builder)
+        if written and check_on_disk:
+            written = self.get_builder_exists_on_disk(builder)
+        return written
+
+    def get_builder_exists_on_disk(self, builder: Builder) -> bool:
+        return os.path.exists(self.get_builder_disk_path(builder))
+
+    def get_builder_disk_path(self, builder: Builder, filepath: str | None = None) -> str:
+        return os.path.join(filepath or self.source, builder_path(builder).lstrip("/"))
+
+    @staticmethod
+    def get_zarr_parent_path(zarr_object: Any) -> str:
+        return "/" + posixpath.dirname(zarr_object.path)
+
+    @classmethod
+    def get_type(cls, data: Any) -> Any:
+        return _dtypes.infer_type(data)
+
+    # ------------------------------------------------------------------ namespaces
+    @staticmethod
+    def can_read(path: Any) -> bool:
+        """True when ``path`` is a Zarr v3 hierarchy this backend can open."""
+        try:
+            store = open_store(normalize_path(path), "r")
+        except Exception:
+            return False
+        try:
+            return is_v3_store(store)
+        except Exception:
+            return False
+
+    @classmethod
+    def load_namespaces(
+        cls,
+        namespace_catalog: NamespaceCatalog | TypeMap,
+        path: Any = None,
+        file: zarr.Group | None = None,
+        storage_options: dict | None = None,
+        namespaces: list[str] | None = None,
+    ) -> dict:
+        """Load the namespaces cached in a file into a NamespaceCatalog or TypeMap."""
+        if path is not None and file is not None:
+            raise ValueError("Only one of 'path' and 'file' must be provided.")
+        if file is not None:
+            store, where = file.store, get_store_path(file.store)
+        else:
+            location = normalize_path(path)
+            store = open_store(location, "r", storage_options)
+            where = location if isinstance(location, str) else get_store_path(location)
+            if not is_v3_store(store) and is_v2_store(store):
+                raise ValueError(cls._v2_hint_for(where))
+        index = StoreIndex.load(store)
+        return load_namespaces_from_index(namespace_catalog, index, where, namespaces)
+
+    @classmethod
+    def _v2_hint_for(cls, where: str) -> str:
+        return (
+            f"'{where}' is a Zarr v2 file and {cls.__name__} reads and writes Zarr v3 files. "
+            f"Open it read-only with {cls._v2_reader_name}."
+        )
+
+    def load_namespaces_io(
+        self, namespace_catalog: NamespaceCatalog | TypeMap, namespaces: list[str] | None = None
+    ) -> dict:
+        if self.__store is None:
+            raise UnsupportedOperation(f"Cannot load namespaces from closed Zarr file '{self.source}'")
+        return load_namespaces_from_index(namespace_catalog, self._reader().index, self.source, namespaces)
+
+    @staticmethod
+    def generate_dataset_html(dataset: Any) -> str:
+        if isinstance(dataset, zarr.Array):
+            info = {}
+            for line in str(dataset.info).splitlines():
+                name, sep, value = line.partition(":")
+                if sep:
+                    info[name.strip()] = value.strip()
+            return generate_array_html_repr(info, dataset, "Zarr Array")
+        return generate_array_html_repr({}, dataset, "Array Read from ZarrIO (not a Zarr Array)")
+
+
+def _open_array(store: Store, metadata: Any, key: str) -> zarr.Array:
+    from zarr.core.array import AsyncArray
+    from zarr.storage import StorePath
+
+    return zarr.Array(AsyncArray(metadata=metadata, store_path=StorePath(store, key)))

@@ -1,0 +1,73 @@
+"""NWBZarrIO: ZarrIO with PyNWB's type map and the namespaces cached in the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hdmf.build import BuildManager
+from hdmf.utils import docval, get_docval, popargs
+from pynwb import NWBFile, get_manager, get_type_map
+
+from .backend import ZarrIO
+
+__all__ = ["NWBZarrIO"]
+
+
+class NWBZarrIO(ZarrIO):
+    """Read and write NWB files stored as Zarr (a drop-in for ``pynwb.NWBHDF5IO``)."""
+
+    _v2_reader_name = "NWBZarrV2IO"
+
+    @docval(
+        *get_docval(ZarrIO.__init__),
+        {
+            "name": "load_namespaces",
+            "type": bool,
+            "doc": "load the namespaces cached in the file (read and append modes)",
+            "default": True,
+        },
+    )
+    def __init__(self, **kwargs):
+        load_namespaces = popargs("load_namespaces", kwargs)
+        manager = kwargs.get("manager")
+        creating = kwargs["mode"] in ("w", "w-", "x")
+        type_map = None
+        if manager is None:
+            if load_namespaces and not creating:
+                type_map = get_type_map()
+                kwargs["manager"] = BuildManager(type_map)
+            else:
+                kwargs["manager"] = get_manager()
+        super().__init__(**kwargs)
+        if type_map is not None:
+            self.load_namespaces_io(type_map)
+
+    def _v2_hint(self) -> str:
+        return super()._v2_hint() + " Or convert it to Zarr v3 with NWBZarrV2IO.convert_to_v3(source_path, dest_path)."
+
+    @classmethod
+    def _v2_hint_for(cls, where: str) -> str:
+        return super()._v2_hint_for(where) + (
+            " Or convert it to Zarr v3 with NWBZarrV2IO.convert_to_v3(source_path, dest_path)."
+        )
+
+    @docval(
+        {"name": "src_io", "type": "hdmf.backends.io.HDMFIO", "doc": "the IO to export from"},
+        {"name": "nwbfile", "type": NWBFile, "doc": "the NWBFile to export", "default": None},
+        {"name": "write_args", "type": dict, "doc": "arguments for write_builder", "default": None},
+    )
+    def export(self, **kwargs):
+        """Export an NWB file from another IO (NWBHDF5IO or NWBZarrIO) into this store."""
+        nwbfile = popargs("nwbfile", kwargs)
+        kwargs["container"] = nwbfile
+        super().export(**kwargs)
+
+    @staticmethod
+    def read_nwb(path: str | Path | Any) -> NWBFile:
+        """Open ``path`` read-only and return its NWBFile; the IO stays open as ``nwbfile.read_io``."""
+        storage_options: dict[str, Any] | None = None
+        if isinstance(path, str) and path.startswith("s3://"):
+            storage_options = {"anon": True}
+        io = NWBZarrIO(path=path, mode="r", load_namespaces=True, storage_options=storage_options)
+        return io.read()
