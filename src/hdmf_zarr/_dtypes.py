@@ -189,7 +189,7 @@ def compound_dtype(fields: Iterable[Any], data: Any = None) -> np.dtype:
     for index, field in enumerate(fields):
         name, dtype = _field_name_and_dtype(field)
         if is_compound_dtype(dtype):
-            sub = _column(data, index)
+            sub = _column(data, index, fields)
             parts.append((name, compound_dtype(dtype, sub)))
             continue
         kind = None
@@ -206,12 +206,12 @@ def compound_dtype(fields: Iterable[Any], data: Any = None) -> np.dtype:
     return np.dtype(parts)
 
 
-def _column(data: Any, index: int) -> list[Any] | None:
+def _column(data: Any, index: int, fields: list[Any] | None = None) -> list[Any] | None:
     if data is None:
         return None
     if isinstance(data, np.ndarray) and data.dtype.names:
         return list(data.reshape(-1)[data.dtype.names[index]])
-    if isinstance(data, (tuple, np.void)) and _is_record(data):
+    if isinstance(data, (tuple, np.void)) and _is_record(data, fields):
         return [data[index]]
     try:
         return [row[index] for row in data]
@@ -219,16 +219,30 @@ def _column(data: Any, index: int) -> list[Any] | None:
         return None
 
 
-def _is_record(value: Any) -> bool:
-    return isinstance(value, np.void) or (
-        isinstance(value, tuple) and not any(isinstance(v, (list, tuple)) for v in value)
+def _is_record(value: Any, fields: list[Any] | None = None) -> bool:
+    """True when ``value`` is one compound record rather than a collection of records.
+
+    With ``fields`` known, a tuple is a record when it has one item per field and only the items of
+    nested compound fields are sequences (so a 0-d record with a nested compound is recognised).
+    """
+    if isinstance(value, np.void):
+        return True
+    if not isinstance(value, tuple):
+        return False
+    if fields is None:
+        return not any(isinstance(v, (list, tuple)) for v in value)
+    if len(value) != len(fields):
+        return False
+    return all(
+        is_compound_dtype(_field_name_and_dtype(field)[1]) or not isinstance(item, (list, tuple, np.ndarray))
+        for item, field in zip(value, fields)
     )
 
 
 def _text_field_widths(fields: list[Any], data: Any) -> dict[int, int]:
     widths = {}
     for index in range(len(fields)):
-        column = _column(data, index) or []
+        column = _column(data, index, fields) or []
         longest = max((len(_field_text(v)) for v in column), default=0)
         widths[index] = max(COMPOUND_DTYPE_MIN_STRING_LENGTH, longest)
     return widths
@@ -262,7 +276,7 @@ def compound_array(fields: list[Any], data: Any, where: str) -> np.ndarray:
     dtype = compound_dtype(fields, data)
     if isinstance(data, np.ndarray) and data.dtype.names and not _needs_row_conversion(data.dtype):
         return data.astype(dtype)
-    if _is_record(data) or (isinstance(data, np.ndarray) and data.ndim == 0):
+    if _is_record(data, fields) or (isinstance(data, np.ndarray) and data.ndim == 0):
         return np.array(_convert_record(data, dtype, where), dtype=dtype)
     rows = [_convert_record(row, dtype, where) for row in data]
     return np.array(rows, dtype=dtype)
@@ -347,7 +361,7 @@ def _json_value(value: Any) -> Any:
             raise _NotJsonable("compound (structured) arrays have no JSON form")
         return _json_value(value.tolist())
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        items = _ordered(value) if isinstance(value, (set, frozenset)) else value
         out = []
         for item in items:
             if isinstance(item, (Builder, ReferenceBuilder)):
@@ -357,6 +371,13 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
     raise _NotJsonable(f"a value of type {type(value).__name__} ({value!r:.60}) has no JSON form")
+
+
+def _ordered(values: set | frozenset) -> list:
+    try:
+        return sorted(values)
+    except TypeError:
+        return list(values)
 
 
 def is_nonfinite(value: Any) -> bool:

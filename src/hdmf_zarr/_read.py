@@ -60,7 +60,9 @@ class StoreIndex:
 
     @classmethod
     async def _load(cls, store: Store, use_consolidated: bool) -> StoreIndex:
-        root = await AsyncGroup.open(StorePath(store), zarr_format=3, use_consolidated=use_consolidated or False)
+        root = await AsyncGroup.open(
+            StorePath(store), zarr_format=3, use_consolidated=None if use_consolidated else False
+        )
         consolidated = root.metadata.consolidated_metadata if use_consolidated else None
         if consolidated is not None:
             nodes = dict(consolidated.flattened_metadata)

@@ -35,7 +35,7 @@ from ._convention import (
     builder_path,
     parse_reference_element,
 )
-from ._namespaces import add_spec_nodes, load_namespaces_from_index
+from ._namespaces import add_spec_nodes, load_namespaces_from_index, spec_location
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._plan import Planner
 from ._read import BuilderReader, StoreIndex, make_reference_dataset
@@ -452,8 +452,15 @@ class ZarrIO(HDMFIO):
         file: zarr.Group | None = None,
         storage_options: dict | None = None,
         namespaces: list[str] | None = None,
+        driver: str | None = None,
+        aws_region: str | None = None,
     ) -> dict:
-        """Load the namespaces cached in a file into a NamespaceCatalog or TypeMap."""
+        """Load the namespaces cached in a file into a NamespaceCatalog or TypeMap.
+
+        ``driver`` and ``aws_region`` exist for callers written for NWBHDF5IO (``pynwb.validate``):
+        ``aws_region`` becomes the S3 region of a remote store; ``driver`` must be None.
+        """
+        storage_options = _remote_options(path, storage_options, driver, aws_region)
         if path is not None and file is not None:
             raise ValueError("Only one of 'path' and 'file' must be provided.")
         if file is not None:
@@ -474,6 +481,9 @@ class ZarrIO(HDMFIO):
             f"Open it read-only with {cls._v2_reader_name}."
         )
 
+    def _has_cached_specs(self) -> bool:
+        return spec_location(self._reader().index.attributes("")) is not None
+
     def load_namespaces_io(
         self, namespace_catalog: NamespaceCatalog | TypeMap, namespaces: list[str] | None = None
     ) -> dict:
@@ -491,6 +501,28 @@ class ZarrIO(HDMFIO):
                     info[name.strip()] = value.strip()
             return generate_array_html_repr(info, dataset, "Zarr Array")
         return generate_array_html_repr({}, dataset, "Array Read from ZarrIO (not a Zarr Array)")
+
+
+def _remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:
+    """Fold NWBHDF5IO-style ``driver``/``aws_region`` arguments into fsspec storage options."""
+    if driver not in (None, "ros3"):
+        raise ValueError(f"driver={driver!r} is an HDF5 option; Zarr stores take storage_options instead.")
+    if aws_region is not None and isinstance(path, str) and path.startswith("s3://"):
+        options = dict(storage_options or {})
+        options.setdefault("client_kwargs", {}).setdefault("region_name", aws_region)
+        return options
+    return storage_options
+
+
+def _remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:
+    """Fold NWBHDF5IO-style ``driver``/``aws_region`` arguments into fsspec storage options."""
+    if driver not in (None, "ros3"):
+        raise ValueError(f"driver={driver!r} is an HDF5 option; Zarr stores take storage_options instead.")
+    if aws_region is not None and isinstance(path, str) and path.startswith("s3://"):
+        options = dict(storage_options or {})
+        options.setdefault("client_kwargs", {}).setdefault("region_name", aws_region)
+        return options
+    return storage_options
 
 
 def _open_array(store: Store, metadata: Any, key: str) -> zarr.Array:

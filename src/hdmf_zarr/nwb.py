@@ -9,7 +9,7 @@ from hdmf.build import BuildManager
 from hdmf.utils import docval, get_docval, popargs
 from pynwb import NWBFile, get_manager, get_type_map
 
-from .backend import ZarrIO
+from .backend import ZarrIO, _remote_options
 
 __all__ = ["NWBZarrIO"]
 
@@ -27,9 +27,12 @@ class NWBZarrIO(ZarrIO):
             "doc": "load the namespaces cached in the file (read and append modes)",
             "default": True,
         },
+        {"name": "driver", "type": str, "doc": "accepted for NWBHDF5IO compatibility; must be None", "default": None},
+        {"name": "aws_region", "type": str, "doc": "S3 region for s3:// paths", "default": None},
     )
     def __init__(self, **kwargs):
-        load_namespaces = popargs("load_namespaces", kwargs)
+        load_namespaces, driver, aws_region = popargs("load_namespaces", "driver", "aws_region", kwargs)
+        kwargs["storage_options"] = _remote_options(kwargs["path"], kwargs.get("storage_options"), driver, aws_region)
         manager = kwargs.get("manager")
         creating = kwargs["mode"] in ("w", "w-", "x")
         type_map = None
@@ -40,7 +43,7 @@ class NWBZarrIO(ZarrIO):
             else:
                 kwargs["manager"] = get_manager()
         super().__init__(**kwargs)
-        if type_map is not None:
+        if type_map is not None and (kwargs["mode"] != "a" or self._has_cached_specs()):
             self.load_namespaces_io(type_map)
 
     def _v2_hint(self) -> str:

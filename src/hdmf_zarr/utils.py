@@ -165,6 +165,23 @@ def _parse_shards(shards: Any, chunks: Any) -> Any:
     return shards
 
 
+def check_compound_widths(values: np.ndarray, stored: np.dtype, where: str) -> None:
+    """Raise ValueError when a text field of ``values`` is longer than ``stored`` can hold."""
+    if not values.dtype.names:
+        return
+    for name in stored.names:
+        if stored[name].kind != "U" or name not in values.dtype.names:
+            continue
+        capacity = stored[name].itemsize // 4
+        longest = max((len(str(v)) for v in values[name].reshape(-1)), default=0)
+        if longest > capacity:
+            raise ValueError(
+                f"Cannot write to the compound dataset '{where}': a value in field '{name}' needs {longest} "
+                f"characters but the existing dataset stores at most {capacity} in that field. Export the "
+                "file to a new one with the longer values instead (a new file sizes the field to fit)."
+            )
+
+
 class ZarrReference(dict):
     """An object reference as stored by the convention: ``{"source": ..., "path": ...}``."""
 
@@ -226,6 +243,20 @@ class HDMFZarrArray(zarr.Array):
 
     def __getitem__(self, selection: Any) -> Any:
         return _pythonic(super().__getitem__(selection))
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        super().__setitem__(selection, self._fit(value))
+
+    def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
+        return super().append(self._fit(data), axis=axis)
+
+    def _fit(self, value: Any) -> Any:
+        """Refuse compound rows whose text would be truncated by the stored field width."""
+        stored = self.async_array.dtype
+        if not getattr(stored, "names", None):
+            return value
+        check_compound_widths(np.asarray(value), stored, "/" + self.path)
+        return value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if copy is False:

@@ -11,6 +11,7 @@ from hdmf.query import BuilderResolver, ContainerResolver, HDMFDataset, Referenc
 from hdmf.utils import docval, popargs
 
 from ._dtypes import is_reference_dtype
+from .utils import check_compound_widths
 
 __all__ = [
     "is_reference_dtype",
@@ -146,6 +147,22 @@ class AbstractZarrTableDataset(DatasetOfReferences):
 
     def resolve(self, manager: Any) -> Any:
         return self[0 : len(self)]
+
+    def append(self, row: Any) -> None:
+        """Append one row; containers in reference fields are stored as their paths."""
+        stored = self.dataset.async_array.dtype
+        values = []
+        for name, value in zip(stored.names, tuple(row)):
+            if name in self._ref_fields and value is not None and not isinstance(value, str):
+                value = self.io._reference_path(self.io.manager.build(value))
+            values.append("" if value is None and stored[name].kind == "U" else value)
+        check_compound_widths(np.array([tuple(values)], dtype=_widened(stored)), stored, "/" + self.dataset.path)
+        self.dataset.append(np.array([tuple(values)], dtype=stored))
+
+
+def _widened(dtype: np.dtype) -> np.dtype:
+    """``dtype`` with text fields wide enough for any row (so a width check sees untruncated values)."""
+    return np.dtype([(n, object if dtype[n].kind == "U" else dtype[n]) for n in dtype.names])
 
 
 class AbstractZarrReferenceDataset(DatasetOfReferences):

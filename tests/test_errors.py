@@ -1,0 +1,89 @@
+"""Bad input: clear errors naming the object and the fix, and nothing already written is lost."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hdmf.build import DatasetBuilder, GroupBuilder
+
+from hdmf_zarr import NWBZarrIO, ZarrIO
+
+
+def _write_builder(path, root: GroupBuilder, mode="w"):
+    with ZarrIO(path, mode) as io:
+        io.write_builder(root)
+
+
+def test_unstorable_attribute_names_attribute_and_object(zarr_path):
+    root = GroupBuilder("root", groups={"g": GroupBuilder("g", attributes={"bad": object()})})
+    with pytest.raises(TypeError, match=r"'bad' on '/g'"):
+        _write_builder(zarr_path, root)
+
+
+def test_bytes_that_are_not_utf8_name_the_dataset(zarr_path):
+    root = GroupBuilder("root", datasets={"d": DatasetBuilder("d", data=[b"\xff\xfe"], dtype="ascii")})
+    with pytest.raises(ValueError, match=r"Dataset 'd'.*not valid UTF-8"):
+        _write_builder(zarr_path, root)
+
+
+def test_empty_data_without_dtype_says_how_to_fix(zarr_path):
+    root = GroupBuilder("root", datasets={"empty": DatasetBuilder("empty", data=[])})
+    with pytest.raises(ValueError, match=r"'/empty'.*no dtype"):
+        _write_builder(zarr_path, root)
+
+
+def test_failed_write_in_append_mode_leaves_file_unchanged(zarr_path):
+    _write_builder(zarr_path, GroupBuilder("root", groups={"g": GroupBuilder("g", attributes={"a": 1})}))
+    before = {p.relative_to(zarr_path): p.read_bytes() for p in zarr_path.rglob("*") if p.is_file()}
+    with ZarrIO(zarr_path, "a") as io:
+        root = io.read_builder()
+        root.set_dataset(DatasetBuilder("good", data=np.arange(3)))
+        root["g"].set_group(GroupBuilder("new", attributes={"bad": {1, object()}}))
+        with pytest.raises(TypeError, match="'bad' on '/g/new'"):
+            io.write_builder(root)
+    after = {p.relative_to(zarr_path): p.read_bytes() for p in zarr_path.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_bad_link_target_on_read(zarr_path):
+    root = GroupBuilder("root", groups={"g": GroupBuilder("g")})
+    _write_builder(zarr_path, root)
+    meta_path = zarr_path / "g" / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    meta["attributes"]["_LINKS"] = [{"source": ".", "path": "/does/not/exist", "name": "broken"}]
+    meta_path.write_text(json.dumps(meta))
+    (zarr_path / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
+    with ZarrIO(zarr_path, "r") as io:
+        with pytest.raises(ValueError, match="Found bad link to object /does/not/exist"):
+            io.read_builder()
+
+
+def test_zarr_v2_store_says_what_it_is(tmp_path):
+    store = tmp_path / "legacy.zarr"
+    store.mkdir()
+    (store / ".zgroup").write_text('{"zarr_format": 2}')
+    with pytest.raises(ValueError, match="Zarr v2 file and ZarrIO reads and writes Zarr v3") as info:
+        ZarrIO(store, "r")
+    assert "NWBZarr" not in str(info.value)
+    with pytest.raises(ValueError, match="Zarr v2 file.*NWBZarrV2IO"):
+        NWBZarrIO(store, "r")
+    with pytest.raises(ValueError, match="Zarr v2 file"):
+        ZarrIO(store, "a")
+    assert sorted(p.name for p in store.iterdir()) == [".zgroup"]
+
+
+def test_compound_text_field_too_narrow_for_appended_row(zarr_path):
+    fields = [{"name": "name", "dtype": "text"}, {"name": "value", "dtype": "int32"}]
+    data = np.array([("a", 1)], dtype=[("name", "U512"), ("value", "i4")])
+    root = GroupBuilder("root", datasets={"tbl": DatasetBuilder("tbl", data=data, dtype=fields)})
+    _write_builder(zarr_path, root)
+    with ZarrIO(zarr_path, "a") as io:
+        array = io.read_builder()["tbl"].data
+        array.append(np.array([("b" * 40, 2)], dtype=[("name", "U40"), ("value", "i4")]))
+        with pytest.raises(ValueError, match="compound dataset '/?tbl': a value in field 'name' needs 600 characters"):
+            array.append(np.array([("x" * 600, 3)], dtype=[("name", "U600"), ("value", "i4")]))
+    with ZarrIO(zarr_path, "r") as io:
+        stored = io.read_builder()["tbl"].data[:]
+        assert stored["name"].tolist() == ["a", "b" * 40]

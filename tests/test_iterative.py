@@ -1,0 +1,101 @@
+"""Iterative writes from DataChunkIterators, and parallel writes in worker processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+from hdmf.data_utils import DataChunkIterator, GenericDataChunkIterator
+from pynwb import TimeSeries
+from pynwb.testing.mock.file import mock_NWBFile
+
+from hdmf_zarr import NWBZarrIO
+from hdmf_zarr.utils import ZarrDataIO
+
+
+class ArrayChunkIterator(GenericDataChunkIterator):
+    """A picklable GenericDataChunkIterator over an in-memory array."""
+
+    def __init__(self, array: np.ndarray, **kwargs):
+        self.array = array
+        super().__init__(**kwargs)
+
+    def _get_data(self, selection):
+        return self.array[selection]
+
+    def _get_maxshape(self):
+        return self.array.shape
+
+    def _get_dtype(self):
+        return self.array.dtype
+
+
+def _write_series(path, data, **write_kwargs):
+    nwbfile = mock_NWBFile()
+    nwbfile.add_acquisition(TimeSeries(name="ts", data=data, unit="V", rate=10.0))
+    with NWBZarrIO(path, "w") as io:
+        io.write(nwbfile, **write_kwargs)
+
+
+def _read_series(path):
+    with NWBZarrIO(path, "r") as io:
+        return io.read().acquisition["ts"].data[:]
+
+
+def test_data_chunk_iterator_of_unknown_length_grows_the_array(zarr_path):
+    rows = [np.full(3, i, dtype="int16") for i in range(7)]
+    _write_series(zarr_path, DataChunkIterator(data=iter(rows), buffer_size=2))
+    np.testing.assert_array_equal(_read_series(zarr_path), np.stack(rows))
+    array = zarr.open_array(zarr_path / "acquisition" / "ts" / "data", mode="r")
+    assert array.attrs["_DTYPE"] == "<i2"
+
+
+def test_generic_iterator_written_in_one_process(zarr_path):
+    data = np.arange(5000, dtype="float32").reshape(1000, 5)
+    _write_series(zarr_path, ArrayChunkIterator(data, buffer_shape=(100, 5), chunk_shape=(50, 5)))
+    np.testing.assert_array_equal(_read_series(zarr_path), data)
+
+
+def test_generic_iterator_written_by_worker_processes(zarr_path):
+    data = np.arange(20000, dtype="int32").reshape(2000, 10)
+    iterator = ArrayChunkIterator(data, buffer_shape=(300, 10), chunk_shape=(100, 10))
+    _write_series(zarr_path, iterator, number_of_jobs=2)
+    np.testing.assert_array_equal(_read_series(zarr_path), data)
+
+
+def test_parallel_sharded_write_gives_each_shard_to_one_worker(zarr_path):
+    data = np.arange(4000, dtype="int64").reshape(400, 10)
+    iterator = ArrayChunkIterator(data, buffer_shape=(60, 10), chunk_shape=(20, 10))
+    wrapped = ZarrDataIO(iterator, chunks=(20, 10), shards=(100, 10))
+    _write_series(zarr_path, wrapped, number_of_jobs=2)
+    np.testing.assert_array_equal(_read_series(zarr_path), data)
+    array = zarr.open_array(zarr_path / "acquisition" / "ts" / "data", mode="r")
+    assert array.shards == (100, 10)
+
+
+def test_exhaust_dci_false_leaves_data_for_close(zarr_path):
+    rows = [np.arange(4, dtype="float64") + i for i in range(5)]
+    nwbfile = mock_NWBFile()
+    nwbfile.add_acquisition(TimeSeries(name="ts", data=DataChunkIterator(data=iter(rows)), unit="V", rate=1.0))
+    with NWBZarrIO(zarr_path, "w") as io:
+        io.write(nwbfile, exhaust_dci=False)
+    np.testing.assert_array_equal(_read_series(zarr_path), np.stack(rows))
+
+
+@pytest.mark.parametrize("chunks", [(10,), None])
+def test_lazy_read_touches_no_array_data_until_indexed(zarr_path, chunks, monkeypatch):
+    data = np.arange(100.0)
+    _write_series(zarr_path, ZarrDataIO(data, chunks=chunks) if chunks else data)
+    calls = []
+    original = zarr.core.array.AsyncArray._get_selection
+
+    async def spy(self, *args, **kwargs):
+        calls.append(self.path)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(zarr.core.array.AsyncArray, "_get_selection", spy)
+    with NWBZarrIO(zarr_path, "r") as io:
+        series = io.read().acquisition["ts"]
+        assert not [c for c in calls if c.endswith("ts/data")]
+        assert series.data[3] == 3.0
+    assert [c for c in calls if c.endswith("ts/data")]
