@@ -8,6 +8,7 @@ iterators are written straight to the target, chunk by chunk.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -41,7 +42,8 @@ def _join(key: str, name: str) -> str:
     return f"{key}/{name}" if key else name
 
 
-async def _array_metadata(staging: Store, node: ArrayNode) -> Any:
+def _create_kwargs(node: ArrayNode) -> dict[str, Any]:
+    """``init_array`` keywords for a node's storage settings."""
     settings = dict(node.settings)
     chunks = settings.pop("chunks", None)
     if chunks is None or chunks is True:
@@ -54,18 +56,50 @@ async def _array_metadata(staging: Store, node: ArrayNode) -> Any:
     for name in ("compressors", "filters", "serializer", "shards", "fill_value"):
         if name in settings:
             kwargs[name] = settings[name]
-    try:
-        array = await init_array(
-            store_path=StorePath(staging, node.key),
-            shape=node.shape,
-            dtype=node.dtype,
-            attributes=node.attributes,
-            overwrite=True,
-            **kwargs,
-        )
-    except (ValueError, TypeError) as err:
-        raise PlanError(f"Cannot create dataset '/{node.key}' with settings {node.settings}: {err}") from err
-    return array.metadata
+    return kwargs
+
+
+def _settings_key(value: Any) -> Any:
+    """A hashable description of storage settings (codecs by their JSON form)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _settings_key(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_settings_key(v) for v in value)
+    if hasattr(value, "to_dict"):
+        return repr(value.to_dict())
+    return repr(value)
+
+
+class MetadataFactory:
+    """Array metadata for plan nodes, built by zarr's own ``init_array`` (in memory).
+
+    Arrays that differ only in their attributes share one template, so a file with hundreds of
+    similar datasets costs a handful of ``init_array`` calls.
+    """
+
+    def __init__(self) -> None:
+        self.staging = MemoryStore()
+        self.templates: dict[Any, Any] = {}
+
+    async def build(self, node: ArrayNode) -> Any:
+        kwargs = _create_kwargs(node)
+        key = (node.shape, str(node.dtype), _settings_key(kwargs))
+        template = self.templates.get(key)
+        if template is None:
+            try:
+                array = await init_array(
+                    store_path=StorePath(self.staging, f"t{len(self.templates)}"),
+                    shape=node.shape,
+                    dtype=node.dtype,
+                    overwrite=True,
+                    **kwargs,
+                )
+            except (ValueError, TypeError) as err:
+                raise PlanError(f"Cannot create dataset '/{node.key}' with settings {node.settings}: {err}") from err
+            template = self.templates[key] = array.metadata
+        meta = copy.copy(template)
+        object.__setattr__(meta, "attributes", dict(node.attributes))
+        return meta
 
 
 def _nbytes(node: ArrayNode) -> int:
@@ -95,8 +129,8 @@ class Committer:
         return self.written
 
     async def _commit(self, plan: WritePlan) -> None:
-        staging = MemoryStore()
-        metas = await asyncio.gather(*(_array_metadata(staging, n) for n in plan.arrays.values()))
+        factory = MetadataFactory()
+        metas = [await factory.build(node) for node in plan.arrays.values()]
         for node, meta in zip(plan.arrays.values(), metas):
             node.metadata = meta
         documents: dict[str, Buffer] = {}
@@ -135,7 +169,7 @@ class Committer:
         return GroupMetadata(attributes=attrs, consolidated_metadata=consolidated)
 
     def _encode(self, key: str, meta: Any) -> dict[str, Buffer]:
-        return {_join(key, name): buf for name, buf in meta.to_buffer_dict(self.prototype).items()}
+        return {_join(key, name): buf for name, buf in encode_metadata(meta).items()}
 
     def _async_array(self, node: ArrayNode, store: Store | None = None) -> AsyncArray:
         return AsyncArray(metadata=node.metadata, store_path=StorePath(store or self.store, node.key))
@@ -188,6 +222,12 @@ class Committer:
             await target.setitem(region, values)
 
 
+def encode_metadata(meta: Any) -> dict[str, Buffer]:
+    """The metadata documents of a node as compact JSON (C-accelerated; readers ignore whitespace)."""
+    with zarr.config.set({"json_indent": None}):
+        return meta.to_buffer_dict(default_buffer_prototype())
+
+
 def _write_local_files(root: str, documents: Mapping[str, Buffer]) -> None:
     made: set[str] = set()
     for key, value in documents.items():
@@ -219,7 +259,7 @@ def write_consolidated(store: Store, nodes: Mapping[str, Any]) -> None:
     if not isinstance(root, GroupMetadata):
         return
     meta = consolidated_root(dataclasses.replace(root, consolidated_metadata=None), nodes)
-    docs = meta.to_buffer_dict(default_buffer_prototype())
+    docs = encode_metadata(meta)
     sync(Committer(store)._write_documents(docs))
 
 
