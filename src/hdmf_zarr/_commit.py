@@ -263,13 +263,26 @@ def write_consolidated(store: Store, nodes: Mapping[str, Any]) -> None:
     sync(Committer(store)._write_documents(docs))
 
 
-def consolidate(store: Store) -> None:
-    """Re-consolidate by listing the store (for stores changed outside a single plan)."""
-    import warnings
+def _comparable(meta: Any) -> dict[str, Any]:
+    document = meta.to_dict()
+    document.pop("consolidated_metadata", None)
+    return document
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        zarr.consolidate_metadata(store)
+
+def refresh_consolidated(store: Store) -> bool:
+    """Bring the consolidated block up to date with the store's nodes; False when it already was."""
+    from ._read import StoreIndex
+
+    nodes = StoreIndex.load(store, use_consolidated=False).nodes
+    block = nodes[""].consolidated_metadata
+    if block is not None:
+        current = block.flattened_metadata
+        if current.keys() == nodes.keys() - {""} and all(
+            _comparable(current[key]) == _comparable(nodes[key]) for key in current
+        ):
+            return False
+    write_consolidated(store, nodes)
+    return True
 
 
 def as_ndarray(values: Any) -> np.ndarray:

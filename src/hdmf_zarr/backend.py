@@ -25,7 +25,7 @@ from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
 from . import _dtypes
-from ._commit import Committer, consolidate, write_consolidated
+from ._commit import Committer, refresh_consolidated, write_consolidated
 from ._convention import (
     COMPOUND_DTYPE_MIN_STRING_LENGTH,
     DEFAULT_SPEC_LOC_DIR,
@@ -185,7 +185,7 @@ class ZarrIO(HDMFIO):
             if not self.__read_only and (self.__modified or self.__mode in ("a", "r+")):
                 if self.__dci_queue:
                     self.__dci_queue.exhaust_queue()
-                consolidate(self.__store)
+                refresh_consolidated(self.__store)
         finally:
             if not isinstance(self.__path, Store):
                 self.__store.close()
@@ -265,7 +265,7 @@ class ZarrIO(HDMFIO):
                 write_consolidated(self.__store, written)
                 self.__modified = False
             else:
-                consolidate(self.__store)
+                refresh_consolidated(self.__store)
 
     def _existing_nodes(self) -> dict[str, Any]:
         return StoreIndex.load(self.__store, use_consolidated=False).nodes
