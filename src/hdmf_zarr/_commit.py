@@ -25,6 +25,7 @@ from zarr.storage import LocalStore, MemoryStore, StorePath
 
 from ._convention import LINKS_ATTR
 from ._copy import copy_block_shape, iter_regions
+from ._encode import encode_single_chunk
 from ._plan import ArrayNode, GroupNode, WritePlan
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
@@ -142,9 +143,10 @@ class Committer:
         for node in plan.arrays.values():
             self.written[node.key] = node.metadata
             documents.update(self._encode(node.key, node.metadata))
+        fallback = self._encode_small_chunks(plan, documents)
         await self._clear_replaced_arrays(plan)
         await self._write_documents(documents)
-        await self._write_small_arrays(plan)
+        await self._write_small_arrays(fallback)
         for node in plan.arrays.values():
             if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES:
                 await self._async_array(node).setitem(..., node.values)
@@ -180,12 +182,24 @@ class Committer:
         await asyncio.gather(*(self.store.delete_dir(_join(key, "c")) for key in stale))
         await asyncio.gather(*(self.store.delete(_join(key, "c")) for key in stale))
 
-    async def _write_small_arrays(self, plan: WritePlan) -> None:
-        staging = MemoryStore()
-        pending, staged = [], 0
+    def _encode_small_chunks(self, plan: WritePlan, documents: dict[str, Buffer]) -> list[ArrayNode]:
+        """Add the single chunk of each small array to ``documents``; return those zarr must write."""
+        fallback = []
         for node in plan.arrays.values():
             if node.values is None or _nbytes(node) > SMALL_ARRAY_BYTES:
                 continue
+            encoded = encode_single_chunk(node.metadata, node.values)
+            if encoded is None:
+                fallback.append(node)
+            elif encoded[1] is not None:
+                documents[_join(node.key, encoded[0])] = encoded[1]
+        return fallback
+
+    async def _write_small_arrays(self, nodes: list[ArrayNode]) -> None:
+        """Encode arrays through zarr into an in-memory staging store, then write them in batches."""
+        staging = MemoryStore()
+        pending, staged = [], 0
+        for node in nodes:
             pending.append(self._async_array(node, staging).setitem(..., node.values))
             staged += _nbytes(node)
             if staged > STAGING_FLUSH_BYTES:
