@@ -99,3 +99,33 @@ def test_lazy_read_touches_no_array_data_until_indexed(zarr_path, chunks, monkey
         assert not [c for c in calls if c.endswith("ts/data")]
         assert series.data[3] == 3.0
     assert [c for c in calls if c.endswith("ts/data")]
+
+
+def test_number_of_jobs_uses_a_process_pool(zarr_path, monkeypatch):
+    import hdmf_zarr._parallel as parallel
+
+    pools = []
+
+    class CountingPool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingPool)
+    data = np.arange(600, dtype="int16").reshape(200, 3)
+    _write_series(zarr_path, ArrayChunkIterator(data, buffer_shape=(50, 3), chunk_shape=(25, 3)), number_of_jobs=2)
+    assert pools == [2]
+    np.testing.assert_array_equal(_read_series(zarr_path), data)
+
+
+def test_shard_tasks_cover_every_shard_exactly_once():
+    from hdmf_zarr._parallel import _iter_shard_buffer_selections, _iter_shard_selections
+
+    shape, shards, buffer = (250, 7), (100, 4), (30, 3)
+    covered = np.zeros(shape, dtype=int)
+    for shard in _iter_shard_selections(shape, shards):
+        pieces = list(_iter_shard_buffer_selections(shard, buffer))
+        for piece in pieces:
+            assert all(p.stop - p.start <= b for p, b in zip(piece, buffer))
+            covered[piece] += 1
+    assert (covered == 1).all()

@@ -17,7 +17,7 @@ import zarr
 from hdmf.backends.errors import UnsupportedOperation
 from hdmf.backends.io import HDMFIO
 from hdmf.backends.utils import WriteStatusTracker
-from hdmf.build import Builder, BuildManager, GroupBuilder, TypeMap
+from hdmf.build import Builder, BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder, TypeMap
 from hdmf.container import Container
 from hdmf.spec import NamespaceCatalog
 from hdmf.utils import docval, generate_array_html_repr, getargs, popargs
@@ -38,6 +38,7 @@ from ._convention import (
 from ._namespaces import add_spec_nodes, load_namespaces_from_index, spec_location
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._plan import Planner
+from ._plan import join_key as _join_key
 from ._read import BuilderReader, StoreIndex, make_reference_dataset
 from ._stores import (
     ALL_MODES,
@@ -245,27 +246,38 @@ class ZarrIO(HDMFIO):
         catalog = getattr(self, "_spec_catalog", None)
         if catalog is not None:
             add_spec_nodes(plan, catalog, existing)
+        written, iterated = self._commit_plan(plan, existing, exhaust_dci)
+        self._written_builders.set_written(builder)
+        if consolidated and not self.__dci_queue:
+            if self.__mode in ("w", "w-", "x"):
+                written.update({key: array.metadata for key, array in iterated.items()})
+                write_consolidated(self.__store, written)
+                self.__modified = False
+            else:
+                refresh_consolidated(self.__store)
+
+    def _commit_plan(self, plan: Any, existing: dict[str, Any], exhaust_dci: bool) -> tuple[dict, dict]:
+        """Commit ``plan``, mark its builders written and queue (then write) its chunk iterators.
+
+        Returns the metadata of every node written and the arrays filled from iterators.
+        """
         written = Committer(self.__store, existing).commit(plan)
         self.__modified = True
         self.__file = None
         for item in plan.builders:
             self._written_builders.set_written(item)
-        self._written_builders.set_written(builder)
-        queue = self.__dci_queue if self.__dci_queue is not None else ZarrIODataChunkIteratorQueue()
-        self.__dci_queue = queue
-        iterated = {key: node for key, node in plan.arrays.items() if node.iterator is not None}
-        arrays = {key: _open_array(self.__store, node.metadata, key) for key, node in iterated.items()}
-        for key, node in iterated.items():
-            queue.append(arrays[key], node.iterator)
+        if self.__dci_queue is None:
+            self.__dci_queue = ZarrIODataChunkIteratorQueue()
+        iterated = {
+            key: _open_array(self.__store, node.metadata, key)
+            for key, node in plan.arrays.items()
+            if node.iterator is not None
+        }
+        for key, array in iterated.items():
+            self.__dci_queue.append(array, plan.arrays[key].iterator)
         if exhaust_dci:
-            queue.exhaust_queue()
-        if consolidated and not queue:
-            if self.__mode in ("w", "w-", "x"):
-                written.update({key: array.metadata for key, array in arrays.items()})
-                write_consolidated(self.__store, written)
-                self.__modified = False
-            else:
-                refresh_consolidated(self.__store)
+            self.__dci_queue.exhaust_queue()
+        return written, iterated
 
     def _existing_nodes(self) -> dict[str, Any]:
         return StoreIndex.load(self.__store, use_consolidated=False).nodes
@@ -313,6 +325,60 @@ class ZarrIO(HDMFIO):
         finally:
             self._spec_catalog = None
 
+    def write_group(
+        self,
+        parent: zarr.Group,
+        builder: GroupBuilder,
+        link_data: bool = True,
+        exhaust_dci: bool = True,
+        export_source: str | None = None,
+    ) -> zarr.Group:
+        """Write one group builder (and everything below it) into ``parent``."""
+        key = _join_key(parent.path, builder.name)
+        self._commit_partial(parent, lambda planner, node: planner.add_group(builder, key), link_data, export_source)
+        return zarr.open_group(self.__store, path=key, mode="r+")
+
+    def write_dataset(
+        self,
+        parent: zarr.Group,
+        builder: DatasetBuilder,
+        link_data: bool = True,
+        exhaust_dci: bool = True,
+        force_data: Any = None,
+        export_source: str | None = None,
+    ) -> zarr.Array | None:
+        """Write one dataset builder into ``parent``; None when it became a link or was already written."""
+        if self.get_written(builder):
+            return None
+        if force_data is not None:
+            builder.data = force_data
+        plan = self._commit_partial(
+            parent, lambda planner, node: planner.add_dataset(node, builder), link_data, export_source
+        )
+        key = _join_key(parent.path, builder.name)
+        return zarr.open_array(self.__store, path=key, mode="r+") if key in plan.arrays else None
+
+    def write_link(self, parent: zarr.Group, builder: LinkBuilder, export_source: str | None = None) -> None:
+        """Add one link to ``parent``'s ``_LINKS``."""
+        self._commit_partial(parent, lambda planner, node: planner.add_link(node, builder), True, export_source)
+
+    def _fresh(self, node: zarr.Group | zarr.Array) -> zarr.Group | zarr.Array:
+        """``node`` reopened from its own metadata document (a consolidated copy may be stale)."""
+        if isinstance(node, zarr.Array):
+            return zarr.open_array(self.__store, path=node.path, mode="r+")
+        return zarr.open_group(self.__store, path=node.path, mode="r+", use_consolidated=False)
+
+    def _commit_partial(self, parent: zarr.Group, add: Any, link_data: bool, export_source: str | None) -> Any:
+        """Plan what ``add(planner, parent node)`` records under ``parent`` and commit it."""
+        from ._plan import GroupNode
+
+        planner = Planner(self.get_written, store_folder(self.__store), link_data, export_source)
+        node = GroupNode(key=parent.path.strip("/"), exists=True)
+        planner.plan.groups[node.key] = node
+        add(planner, node)
+        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, True)
+        return planner.plan
+
     @docval(
         {"name": "obj", "type": (zarr.Group, zarr.Array), "doc": "the group or array"},
         {"name": "attributes", "type": dict, "doc": "attributes to write"},
@@ -321,7 +387,7 @@ class ZarrIO(HDMFIO):
         """Write attributes (made JSON-safe, references wrapped) onto a zarr node."""
         obj, attributes = getargs("obj", "attributes", kwargs)
         where = "/" + obj.path
-        obj.attrs.update({k: _dtypes.json_safe_attribute(k, v, where) for k, v in attributes.items()})
+        self._fresh(obj).attrs.update({k: _dtypes.json_safe_attribute(k, v, where) for k, v in attributes.items()})
         self.__modified = True
 
     # ------------------------------------------------------------------ reading
@@ -390,14 +456,17 @@ class ZarrIO(HDMFIO):
         if path is None:
             return ROOT_NAME, self._file
         source = entry.get("source") or "."
-        group = self._file
+        group, where = self._file, self.source
         if source not in (".", ""):
-            location = os.path.normpath(os.path.join(store_folder(self.__store) or "", source))
-            group = zarr.open_group(open_store(location, "r"), mode="r")
+            where = os.path.normpath(os.path.join(store_folder(self.__store) or "", source))
+            try:
+                group = zarr.open_group(open_store(where, "r"), mode="r")
+            except (FileNotFoundError, ValueError) as err:
+                raise ValueError(f"Found bad link to object {path} in file {where}: {err}") from None
         try:
             target = group[path.strip("/")] if path.strip("/") else group
         except KeyError:
-            raise ValueError(f"Found bad link to object {path} in file {self.source}") from None
+            raise ValueError(f"Found bad link to object {path} in file {where}") from None
         return posixpath.basename(path.rstrip("/")), target
 
     def get_builder(self, zarr_obj: Any) -> Any:
