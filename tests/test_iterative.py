@@ -18,7 +18,15 @@ class ArrayChunkIterator(GenericDataChunkIterator):
 
     def __init__(self, array: np.ndarray, **kwargs):
         self.array = array
+        self._kwargs = kwargs
         super().__init__(**kwargs)
+
+    def _to_dict(self):
+        return {"array": self.array, **self._kwargs}
+
+    @staticmethod
+    def _from_dict(state):
+        return ArrayChunkIterator(**state)
 
     def _get_data(self, selection):
         return self.array[selection]
