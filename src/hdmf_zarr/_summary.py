@@ -1,0 +1,652 @@
+"""A readable summary of a stored HDMF/NWB Zarr file: node tree, types, storage layout and sizes.
+
+Everything here is read from the store itself: node metadata from the consolidated block of the root
+``zarr.json`` (or from every node document when there is none), sizes from the store's keys (for a
+local folder, by walking its files). No HDMF/PyNWB type map is needed, so it works on any hierarchy
+written under the convention, including files with extensions whose specs are not installed.
+
+Entry points: :func:`summarize` (path or Store -> :class:`StoreSummary`), :meth:`StoreSummary.format`
+(the tree as text) and :func:`print_summary`. The ``hdmf-zarr info`` command is meant to use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import posixpath
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["NodeInfo", "StoreSummary", "summarize", "print_summary", "format_bytes"]
+
+_V3_DOC = "zarr.json"
+_V2_DOCS = (".zgroup", ".zarray", ".zattrs")
+_V2_CONSOLIDATED = ".zmetadata"
+_TYPE_ATTRS = ("neurodata_type", "data_type")
+
+
+# ---------------------------------------------------------------------------------------------- model
+@dataclass
+class NodeInfo:
+    """One group or array of the hierarchy, as stored."""
+
+    key: str  # store-relative path, "" for the root
+    kind: str  # "group" or "array"
+    attributes: dict[str, Any] = field(default_factory=dict)
+    shape: tuple[int, ...] | None = None
+    data_type: Any = None  # v3 data_type (str or dict) or v2 dtype string
+    chunks: tuple[int, ...] | None = None  # chunk shape (inner chunk shape when sharded)
+    shards: tuple[int, ...] | None = None
+    codecs: list[str] = field(default_factory=list)  # short codec descriptions, in pipeline order
+    fill_value: Any = None
+    metadata_files: int = 0
+    metadata_bytes: int = 0
+    chunk_files: int = 0
+    stored_bytes: int = 0  # bytes of chunk/shard objects
+    children: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.key) if self.key else "/"
+
+    @property
+    def neurodata_type(self) -> str | None:
+        for attr in _TYPE_ATTRS:
+            value = self.attributes.get(attr)
+            if isinstance(value, str):
+                return value
+        return None
+
+    @property
+    def links(self) -> list[dict[str, Any]]:
+        links = self.attributes.get("_LINKS") or self.attributes.get("zarr_link") or []
+        return [entry for entry in links if isinstance(entry, dict)]
+
+    @property
+    def itemsize(self) -> int | None:
+        """Bytes per element for fixed-size types; None for variable-length ones (text, objects)."""
+        return _itemsize(self.data_type)
+
+    @property
+    def logical_bytes(self) -> int | None:
+        """Uncompressed size of the array's elements; None for groups and variable-length types."""
+        if self.kind != "array" or self.shape is None or self.itemsize is None:
+            return None
+        return math.prod(self.shape) * self.itemsize
+
+    @property
+    def is_reference(self) -> bool:
+        return self.attributes.get("_DTYPE") in ("object_reference", "object") or (
+            self.attributes.get("zarr_dtype") == "object"
+        )
+
+
+@dataclass
+class StoreSummary:
+    """What :func:`summarize` found: every node, the store's files and the cached namespaces."""
+
+    location: str
+    zarr_format: int
+    consolidated: bool
+    nodes: dict[str, NodeInfo]
+    total_files: int = 0
+    total_bytes: int = 0
+    other_files: int = 0  # keys that belong to no node (stray files)
+    stale_nodes: list[str] = field(default_factory=list)  # on disk but missing from the consolidated block
+    spec_location: str | None = None
+    namespaces: dict[str, list[str]] = field(default_factory=dict)  # cached namespace -> versions
+    scalar_values: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- totals
+    def arrays(self, include_specs: bool = False) -> list[NodeInfo]:
+        return [n for n in self.nodes.values() if n.kind == "array" and (include_specs or not self._in_specs(n.key))]
+
+    @property
+    def metadata_files(self) -> int:
+        return sum(n.metadata_files for n in self.nodes.values())
+
+    @property
+    def metadata_bytes(self) -> int:
+        return sum(n.metadata_bytes for n in self.nodes.values())
+
+    @property
+    def chunk_files(self) -> int:
+        return sum(n.chunk_files for n in self.nodes.values())
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(n.stored_bytes for n in self.nodes.values())
+
+    def compression(self) -> tuple[int, int]:
+        """``(logical bytes, stored bytes)`` over the fixed-size arrays (text and references excluded)."""
+        logical = stored = 0
+        for node in self.arrays(include_specs=True):
+            if node.logical_bytes is not None:
+                logical += node.logical_bytes
+                stored += node.stored_bytes
+        return logical, stored
+
+    def subtree_bytes(self, key: str) -> int:
+        prefix = key + "/" if key else ""
+        return sum(n.stored_bytes for k, n in self.nodes.items() if k == key or k.startswith(prefix))
+
+    @property
+    def root_type(self) -> str | None:
+        root = self.nodes.get("")
+        return root.neurodata_type if root else None
+
+    def _in_specs(self, key: str) -> bool:
+        spec = self.spec_location
+        return bool(spec) and (key == spec or key.startswith(spec + "/"))
+
+    # ---------------------------------------------------------------- text
+    def header_lines(self) -> list[str]:
+        root = self.nodes.get("")
+        attrs = root.attributes if root else {}
+        kind = f"Zarr v{self.zarr_format}, " + (
+            "consolidated metadata" if self.consolidated else "no consolidated metadata"
+        )
+        lines = [f"Store:   {self.location}", f"Format:  {kind}; {len(self.nodes)} nodes"]
+        what = self.root_type or "group"
+        if attrs.get("nwb_version"):
+            what += f" (NWB {attrs['nwb_version']})"
+        if self.namespaces:
+            cached = ", ".join(f"{name} {'/'.join(versions)}" for name, versions in sorted(self.namespaces.items()))
+            what += f"; cached namespaces: {cached}"
+        lines.append(f"Content: {what}")
+        lines.append(
+            f"Files:   {self.total_files:,} ({self.metadata_files:,} metadata documents, {self.chunk_files:,} chunk "
+            f"objects{f', {self.other_files} other' if self.other_files else ''}), {format_bytes(self.total_bytes)}"
+        )
+        logical, stored = self.compression()
+        if logical:
+            lines.append(
+                f"Data:    {format_bytes(logical)} in fixed-size arrays stored as {format_bytes(stored)} "
+                f"({_ratio(logical, stored)}); text and reference arrays: "
+                f"{format_bytes(self.stored_bytes - stored)}; metadata: {format_bytes(self.metadata_bytes)}"
+            )
+        if self.stale_nodes:
+            stale = set(self.stale_nodes)
+            tops = [k for k in self.stale_nodes if not any(k.startswith(s + "/") for s in stale)]
+            shown = ", ".join("/" + k for k in tops[:5]) + (f" and {len(tops) - 5} more" if len(tops) > 5 else "")
+            lines.append(
+                f"Warning: the consolidated metadata is stale: {len(self.stale_nodes)} node(s) on disk are missing "
+                f"from it (under {shown}); run zarr.consolidate_metadata on the store."
+            )
+        return lines
+
+    def tree_lines(
+        self, max_children: int | None = 40, max_depth: int | None = None, unicode: bool = True
+    ) -> list[str]:
+        """The node tree, one line per group, array and link."""
+        glyphs = ("├── ", "└── ", "│   ", "    ") if unicode else ("|-- ", "`-- ", "|   ", "    ")
+        rows: list[tuple[str, str]] = []
+        root = self.nodes.get("")
+        if root is None:
+            return []
+        rows.append(("/", self._describe(root)))
+        self._walk(root, "", 1, rows, glyphs, max_children, max_depth)
+        width = min(max(len(label) for label, _ in rows) + 2, 64)
+        return [f"{label:<{width}}{detail}".rstrip() if detail else label for label, detail in rows]
+
+    def format(self, max_children: int | None = 40, max_depth: int | None = None, unicode: bool | None = None) -> str:
+        """Header and tree as one text block."""
+        if unicode is None:
+            unicode = _can_print_unicode()
+        return "\n".join([*self.header_lines(), "", *self.tree_lines(max_children, max_depth, unicode)])
+
+    def _walk(self, node, prefix, depth, rows, glyphs, max_children, max_depth) -> None:
+        entries: list[tuple[str, Any]] = []
+        children = [self.nodes[c] for c in node.children]
+        children.sort(key=lambda n: (n.kind != "group", n.name))
+        entries += [("node", child) for child in children]
+        entries += [("link", link) for link in sorted(node.links, key=lambda e: str(e.get("name")))]
+        hidden = 0
+        if max_children is not None and len(entries) > max_children:
+            hidden = len(entries) - max_children
+            entries = entries[:max_children]
+        for i, (what, item) in enumerate(entries):
+            last = i == len(entries) - 1 and not hidden
+            branch = prefix + (glyphs[1] if last else glyphs[0])
+            deeper = prefix + (glyphs[3] if last else glyphs[2])
+            if what == "link":
+                source = item.get("source") or "."
+                target = item.get("path", "?") if source == "." else f"{source}:{item.get('path', '?')}"
+                rows.append((f"{branch}{item.get('name')}", f"link -> {target}"))
+                continue
+            if item.kind == "group":
+                label = f"{branch}{item.name}/"
+                if self._in_specs(item.key) and item.key == self.spec_location:
+                    rows.append((label, self._describe_specs(item)))
+                    continue
+                rows.append((label, self._describe(item)))
+                if max_depth is None or depth < max_depth:
+                    self._walk(item, deeper, depth + 1, rows, glyphs, max_children, max_depth)
+                elif item.children or item.links:
+                    count = len(item.children) + len(item.links)
+                    rows.append((f"{deeper}{glyphs[1]}...", f"{count} {'entry' if count == 1 else 'entries'}"))
+            else:
+                rows.append((f"{branch}{item.name}", self._describe(item)))
+        if hidden:
+            rows.append((f"{prefix}{glyphs[1]}...", f"{hidden} more {'entry' if hidden == 1 else 'entries'}"))
+
+    def _describe(self, node: NodeInfo) -> str:
+        parts = []
+        if node.neurodata_type:
+            parts.append(f"[{node.neurodata_type}]")
+        if node.kind == "group":
+            size = self.subtree_bytes(node.key)
+            if size:
+                parts.append(format_bytes(size))
+            return "  ".join(parts)
+        refs = node.attributes.get("_REFERENCE_FIELDS") or ()
+        dtype = "reference" if node.is_reference else _dtype_text(node.data_type, set(refs))
+        legacy = node.attributes.get("zarr_dtype")
+        if node.data_type == "|O" and isinstance(legacy, str) and not node.is_reference:
+            dtype = f"|O[{legacy}]"
+        if not node.shape:
+            parts.append(f"{dtype} scalar")
+            if node.key in self.scalar_values:
+                parts.append(f"= {_preview(self.scalar_values[node.key])}")
+            return "  ".join(parts)
+        parts.append(f"{dtype} {_shape_text(node.shape)}")
+        layout = []
+        if node.chunks is not None and tuple(node.chunks) != tuple(node.shape):
+            layout.append(f"chunks {_shape_text(node.chunks)}")
+        if node.shards is not None:
+            layout.append(f"shards {_shape_text(node.shards)}")
+        codecs = [c for c in node.codecs if c]
+        layout.append("+".join(codecs) if codecs else "uncompressed")
+        parts.append(" ".join(layout))
+        logical = node.logical_bytes
+        if node.stored_bytes == 0 and math.prod(node.shape):
+            parts.append("all fill value, nothing stored")
+        elif logical:
+            parts.append(
+                f"{format_bytes(logical)} -> {format_bytes(node.stored_bytes)} ({_ratio(logical, node.stored_bytes)})"
+            )
+        else:
+            parts.append(format_bytes(node.stored_bytes))
+        return "  ".join(parts)
+
+    def _describe_specs(self, node: NodeInfo) -> str:
+        docs = [n for n in self.arrays(include_specs=True) if self._in_specs(n.key)]
+        size = sum(n.stored_bytes for n in docs)
+        cached = ", ".join(f"{name} {'/'.join(v)}" for name, v in sorted(self.namespaces.items()))
+        return f"cached specs: {cached or 'none'}  ({len(docs)} documents, {format_bytes(size)})"
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def summarize(path: Any, read_scalars: bool = True) -> StoreSummary:
+    """Summarize the Zarr hierarchy at ``path`` (a local folder, a .zip file, a URL, or a zarr Store).
+
+    Node metadata comes from the consolidated block when there is one (a local folder is also walked,
+    so nodes missing from a stale block are found); sizes come from the store's keys. With
+    ``read_scalars`` the values of 0-d arrays outside the cached specs are read for display.
+    """
+    local = _local_folder(path)
+    if local is not None:
+        sizes = _walk_local(local)
+        location = local
+
+        def read(keys: list[str]) -> dict[str, bytes]:
+            out = {}
+            for key in keys:
+                with open(os.path.join(local, key), "rb") as handle:
+                    out[key] = handle.read()
+            return out
+
+        store = None
+    else:
+        from zarr.core.sync import sync
+
+        from ._stores import get_store_path, normalize_path, open_store
+
+        store = open_store(normalize_path(path), "r")
+        location = get_store_path(store)
+        sizes = sync(_list_store(store))
+
+        def read(keys: list[str]) -> dict[str, bytes]:
+            return sync(_get_many(store, keys))
+
+    summary = _build(location, sizes, read)
+    if read_scalars:
+        summary.scalar_values = _read_scalars(summary, local if local is not None else store)
+    return summary
+
+
+def print_summary(path: Any, file: TextIO | None = None, **format_options: Any) -> StoreSummary:
+    """Summarize ``path`` and print the tree; returns the :class:`StoreSummary`."""
+    summary = summarize(path)
+    print(summary.format(**format_options), file=file or sys.stdout)
+    return summary
+
+
+def _local_folder(path: Any) -> str | None:
+    if isinstance(path, Path):
+        path = str(path)
+    if isinstance(path, str) and "://" not in path and os.path.isdir(path):
+        return str(Path(path).resolve())
+    try:
+        from zarr.storage import LocalStore
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(path, LocalStore):
+        return str(Path(path.root).resolve())
+    return None
+
+
+def _walk_local(root: str) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for folder, _dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        rel = "" if rel == "." else rel.replace(os.sep, "/")
+        for name in files:
+            try:
+                size = os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+            sizes[f"{rel}/{name}" if rel else name] = size
+    return sizes
+
+
+async def _list_store(store: Any) -> dict[str, int]:
+    keys = [key async for key in store.list()]
+    semaphore = asyncio.Semaphore(64)
+
+    async def size(key: str) -> int:
+        async with semaphore:
+            return await store.getsize(key)
+
+    return dict(zip(keys, await asyncio.gather(*(size(k) for k in keys))))
+
+
+async def _get_many(store: Any, keys: list[str]) -> dict[str, bytes]:
+    from zarr.core.buffer import default_buffer_prototype
+
+    prototype = default_buffer_prototype()
+    semaphore = asyncio.Semaphore(64)
+
+    async def get(key: str) -> bytes:
+        async with semaphore:
+            buffer = await store.get(key, prototype=prototype)
+            return buffer.to_bytes() if buffer is not None else b""
+
+    return dict(zip(keys, await asyncio.gather(*(get(k) for k in keys))))
+
+
+def _split(key: str) -> tuple[str, str]:
+    folder, _, name = key.rpartition("/")
+    return folder, name
+
+
+def _build(location: str, sizes: dict[str, int], read) -> StoreSummary:
+    if _V3_DOC in sizes:
+        documents, consolidated, stale = _v3_documents(sizes, read)
+        nodes = {key: _v3_node(key, doc) for key, doc in documents.items()}
+        fmt = 3
+    elif ".zgroup" in sizes or ".zarray" in sizes:
+        nodes, consolidated, stale = _v2_nodes(sizes, read)
+        fmt = 2
+    else:
+        raise ValueError(f"'{location}' is not a Zarr store: it has no zarr.json (or .zgroup) at its root.")
+    summary = StoreSummary(location=location, zarr_format=fmt, consolidated=consolidated, nodes=nodes)
+    summary.stale_nodes = stale
+    for key in sorted(nodes):
+        if key:
+            parent = _split(key)[0]
+            if parent in nodes:
+                nodes[parent].children.append(key)
+    _assign_files(summary, sizes)
+    _find_specs(summary)
+    return summary
+
+
+def _v3_documents(sizes: dict[str, int], read) -> tuple[dict[str, dict], bool, list[str]]:
+    """Node documents keyed by node path, whether a consolidated block was used, and stale node paths."""
+    root = json.loads(read([_V3_DOC])[_V3_DOC])
+    block = root.get("consolidated_metadata")
+    on_disk = {_split(k)[0] for k in sizes if _split(k)[1] == _V3_DOC}
+    documents: dict[str, dict] = {"": root}
+    stale: list[str] = []
+    if isinstance(block, dict) and isinstance(block.get("metadata"), dict):
+        documents.update(_flatten_consolidated(block["metadata"]))
+        stale = sorted(k for k in on_disk if k not in documents)
+        missing = stale
+    else:
+        missing = sorted(k for k in on_disk if k)
+    if missing:
+        keys = [f"{k}/{_V3_DOC}" for k in missing]
+        for key, raw in read(keys).items():
+            documents[_split(key)[0]] = json.loads(raw)
+    return documents, isinstance(block, dict), stale
+
+
+def _flatten_consolidated(metadata: dict[str, Any], prefix: str = "") -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for key, doc in metadata.items():
+        full = f"{prefix}/{key}" if prefix else key
+        out[full] = doc
+        nested = doc.get("consolidated_metadata") if isinstance(doc, dict) else None
+        if isinstance(nested, dict) and nested.get("metadata"):
+            out.update(_flatten_consolidated(nested["metadata"], full))
+    return out
+
+
+def _v3_node(key: str, doc: dict[str, Any]) -> NodeInfo:
+    attrs = doc.get("attributes") or {}
+    if doc.get("node_type") != "array":
+        return NodeInfo(key=key, kind="group", attributes=attrs)
+    grid = (doc.get("chunk_grid") or {}).get("configuration") or {}
+    chunks = tuple(grid.get("chunk_shape", doc.get("shape", ())))
+    shards = None
+    codecs = doc.get("codecs") or []
+    if len(codecs) == 1 and codecs[0].get("name") == "sharding_indexed":
+        config = codecs[0].get("configuration") or {}
+        shards, chunks = chunks, tuple(config.get("chunk_shape", chunks))
+        codecs = config.get("codecs") or []
+    return NodeInfo(
+        key=key,
+        kind="array",
+        attributes=attrs,
+        shape=tuple(doc.get("shape", ())),
+        data_type=doc.get("data_type"),
+        chunks=chunks,
+        shards=shards,
+        codecs=[_codec_text(c.get("name", "?"), c.get("configuration") or {}) for c in codecs],
+        fill_value=doc.get("fill_value"),
+    )
+
+
+def _v2_nodes(sizes: dict[str, int], read) -> tuple[dict[str, NodeInfo], bool, list[str]]:
+    on_disk = [k for k in sizes if _split(k)[1] in _V2_DOCS]
+    docs: dict[str, Any] = {}
+    consolidated = _V2_CONSOLIDATED in sizes
+    if consolidated:
+        docs = json.loads(read([_V2_CONSOLIDATED])[_V2_CONSOLIDATED]).get("metadata", {})
+    # the root attributes are always read from the store: a consolidated block may predate them
+    missing = [k for k in on_disk if k not in docs or k == ".zattrs"]
+    docs.update({k: json.loads(v) for k, v in read(missing).items()})
+    stale = sorted({_split(k)[0] for k in missing if _split(k)[1] != ".zattrs"}) if consolidated else []
+    nodes: dict[str, NodeInfo] = {}
+    for doc_key, doc in docs.items():
+        key, name = _split(doc_key)
+        if name == ".zgroup":
+            nodes.setdefault(key, NodeInfo(key=key, kind="group"))
+        elif name == ".zarray":
+            compressor = doc.get("compressor")
+            codecs = [*(doc.get("filters") or []), *([compressor] if compressor else [])]
+            nodes[key] = NodeInfo(
+                key=key,
+                kind="array",
+                shape=tuple(doc.get("shape", ())),
+                data_type=doc.get("dtype"),
+                chunks=tuple(doc.get("chunks", ())),
+                codecs=[_codec_text(c.get("id", "?"), {k: v for k, v in c.items() if k != "id"}) for c in codecs],
+                fill_value=doc.get("fill_value"),
+            )
+    for doc_key, doc in docs.items():
+        key, name = _split(doc_key)
+        if name == ".zattrs" and key in nodes:
+            nodes[key].attributes = doc
+    return nodes, consolidated, stale
+
+
+def _assign_files(summary: StoreSummary, sizes: dict[str, int]) -> None:
+    nodes = summary.nodes
+    summary.total_files = len(sizes)
+    summary.total_bytes = sum(sizes.values())
+    doc_names = {_V3_DOC, *_V2_DOCS, _V2_CONSOLIDATED}
+    for key, size in sizes.items():
+        folder, name = _split(key)
+        if name in doc_names and folder in nodes:
+            nodes[folder].metadata_files += 1
+            nodes[folder].metadata_bytes += size
+            continue
+        owner = folder
+        while owner and not (owner in nodes and nodes[owner].kind == "array"):
+            owner = _split(owner)[0]
+        if owner in nodes and nodes[owner].kind == "array":
+            nodes[owner].chunk_files += 1
+            nodes[owner].stored_bytes += size
+        else:
+            summary.other_files += 1
+
+
+def _find_specs(summary: StoreSummary) -> None:
+    root = summary.nodes.get("")
+    spec = root.attributes.get(".specloc") if root else None
+    if isinstance(spec, dict):
+        spec = (spec.get("_REFERENCE") or spec.get("value") or {}).get("path")
+    if not isinstance(spec, str) or spec.strip("/") not in summary.nodes:
+        return
+    summary.spec_location = spec.strip("/")
+    for ns_key in summary.nodes[summary.spec_location].children:
+        versions = [posixpath.basename(v) for v in summary.nodes[ns_key].children if summary.nodes[v].kind == "group"]
+        if versions:
+            summary.namespaces[posixpath.basename(ns_key)] = sorted(versions, key=_version_key)
+
+
+def _version_key(version: str) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.replace("-", ".").split("."))
+
+
+def _read_scalars(summary: StoreSummary, where: Any) -> dict[str, Any]:
+    """Values of the 0-d arrays (outside the cached specs), read concurrently; unreadable ones are skipped."""
+    keys = [n.key for n in summary.arrays() if n.shape == () and not n.is_reference]
+    if not keys or summary.zarr_format != 3:
+        return {}
+    import zarr
+    from zarr.core.sync import sync
+
+    store = zarr.storage.LocalStore(where, read_only=True) if isinstance(where, str) else where
+
+    async def one(key: str) -> Any:
+        try:
+            array = await zarr.api.asynchronous.open_array(store=store, path=key, mode="r", zarr_format=3)
+            value = await array.getitem(())
+        except Exception:
+            return None
+        return value.item() if hasattr(value, "item") and getattr(value, "dtype", None) is not None else value
+
+    async def all_of() -> list[Any]:
+        return await asyncio.gather(*(one(k) for k in keys))
+
+    values = sync(all_of())
+    return {k: v for k, v in zip(keys, values) if v is not None}
+
+
+# ---------------------------------------------------------------------------------------------- text helpers
+def format_bytes(size: float) -> str:
+    """Decimal units: 1 kB = 1000 bytes."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover
+
+
+def _ratio(logical: int, stored: int) -> str:
+    return f"{logical / stored:.2f}x" if stored else "n/a"
+
+
+def _shape_text(shape: Iterable[int]) -> str:
+    shape = tuple(shape)
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _itemsize(data_type: Any) -> int | None:
+    import numpy as np
+
+    if isinstance(data_type, dict):
+        name, config = data_type.get("name"), data_type.get("configuration") or {}
+        if name == "struct":
+            sizes = [_itemsize(f.get("data_type")) for f in config.get("fields", [])]
+            return None if any(s is None for s in sizes) else sum(sizes)
+        if "length_bytes" in config:
+            return int(config["length_bytes"])
+        return None
+    if not isinstance(data_type, str) or data_type in ("string", "bytes", "|O", "object"):
+        return None
+    try:
+        dtype = np.dtype(data_type)
+    except TypeError:
+        return None
+    return None if dtype.kind in "OT" else dtype.itemsize
+
+
+def _dtype_text(data_type: Any, reference_fields: set[str] | frozenset[str] = frozenset()) -> str:
+    """Short text for a data type; struct fields named in ``reference_fields`` show as ``ref``."""
+    if isinstance(data_type, dict):
+        name, config = data_type.get("name"), data_type.get("configuration") or {}
+        if name == "struct":
+            fields = ", ".join(
+                f"{f.get('name')}: {'ref' if f.get('name') in reference_fields else _dtype_text(f.get('data_type'))}"
+                for f in config.get("fields", [])
+            )
+            return "{" + fields + "}"
+        if name == "fixed_length_utf32" and "length_bytes" in config:
+            return f"U{int(config['length_bytes']) // 4}"
+        return str(name)
+    if isinstance(data_type, list):  # v2 structured dtype
+        return "{" + ", ".join(f"{f[0]}: {f[1]}" for f in data_type) + "}"
+    return str(data_type)
+
+
+def _codec_text(name: str, config: dict[str, Any]) -> str:
+    if name == "bytes":
+        return "" if config.get("endian", "little") == "little" else f"bytes({config['endian']})"
+    if name in ("vlen-utf8", "vlen-bytes", "crc32c"):
+        return name
+    if name in ("blosc", "numcodecs.blosc"):
+        shuffle = config.get("shuffle")
+        shuffle = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle", -1: "autoshuffle"}.get(shuffle, shuffle)
+        return f"blosc({config.get('cname', '?')}:{config.get('clevel', '?')},{shuffle})"
+    if name in ("zstd", "numcodecs.zstd"):
+        return f"zstd({config.get('level', 0)})"
+    if name in ("gzip", "zlib", "numcodecs.gzip", "numcodecs.zlib"):
+        return f"{name.removeprefix('numcodecs.')}({config.get('level', '?')})"
+    if name == "transpose":
+        return f"transpose{tuple(config.get('order', ()))}"
+    short = name.removeprefix("numcodecs.")
+    values = ",".join(f"{k}={v}" for k, v in config.items() if not isinstance(v, (dict, list)))
+    return f"{short}({values})" if values else short
+
+
+def _preview(value: Any, limit: int = 48) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _can_print_unicode() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "├─│└".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True

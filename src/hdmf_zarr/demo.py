@@ -1,0 +1,678 @@
+"""End-to-end demo: write a realistic NWB extracellular-ephys session to Zarr, reopen it, check it.
+
+Run ``python -m hdmf_zarr.demo [--output DIR] [--keep]`` (or ``scripts/demo.sh``). The demo
+
+1. builds an NWB session in memory: devices and a device model, four electrode groups, a 384-row
+   electrodes table, a ~100 MB int16 ElectricalSeries (chunked, Blosc-zstd through ZarrDataIO), an
+   LFP series (sharded), sorted units with ragged spike times and electrode regions, trials, epochs
+   referencing time series, a behavior processing module, an Images container with ordered image
+   references, and subject metadata;
+2. writes it with NWBZarrIO and reopens it lazily;
+3. prints a summary of the stored tree (types, shapes, chunking, codecs, sizes, compression) read
+   from the store itself, plus timings;
+4. compares every object of the file read back with the in-memory original (every field, every
+   dataset value) and exits with status 1, listing the differences, if anything differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STORE_NAME = "ecephys_session.nwb.zarr"
+SAMPLING_RATE = 30_000.0
+LFP_DECIMATION = 12  # 30 kHz -> 2.5 kHz
+N_SHANKS, CHANNELS_PER_SHANK = 4, 96
+N_UNITS = 24
+SEED = 20240314
+
+#: arrays at least this large are compared block by block instead of loaded whole
+BLOCK_COMPARE_BYTES = 16 << 20
+
+
+# ============================================================================================ building
+def synthetic_ephys(n_samples: int, n_channels: int, rng: np.random.Generator, block: int = 16384) -> np.ndarray:
+    """Broadband-like int16 traces: smoothed noise + a theta rhythm with per-channel phase + 60 Hz hum.
+
+    Generated block by block so the float intermediates stay small (a few tens of MB).
+    """
+    out = np.empty((n_samples, n_channels), dtype=np.int16)
+    phase = rng.uniform(0, 2 * np.pi, n_channels).astype(np.float32)
+    amplitude = rng.uniform(20, 60, n_channels).astype(np.float32)
+    cos_amp, sin_amp = amplitude * np.cos(phase), amplitude * np.sin(phase)
+    hum = np.float32(6.0)
+    for start in range(0, n_samples, block):
+        stop = min(start + block, n_samples)
+        t = (np.arange(start, stop, dtype=np.float64) / SAMPLING_RATE)[:, None]
+        white = rng.standard_normal((stop - start + 2, n_channels), dtype=np.float32)
+        trace = (white[:-2] + 2 * white[1:-1] + white[2:]) * np.float32(4.0)
+        theta = 2 * np.pi * 8.0 * t
+        trace += np.sin(theta).astype(np.float32) * cos_amp + np.cos(theta).astype(np.float32) * sin_amp
+        trace += hum * np.sin(2 * np.pi * 60.0 * t).astype(np.float32)
+        np.rint(trace, out=trace)
+        out[start:stop] = trace
+    return out
+
+
+def add_spikes(traces: np.ndarray, spike_times: list[np.ndarray], channels: list[list[int]]) -> None:
+    """Stamp a biphasic spike waveform onto each unit's channels at its spike times."""
+    t = np.arange(-10, 30, dtype=np.float32)
+    template = -120 * np.exp(-((t / 3.0) ** 2)) + 40 * np.exp(-(((t - 8) / 6.0) ** 2))
+    for times, chans in zip(spike_times, channels):
+        scale = np.linspace(1.0, 0.4, len(chans), dtype=np.float32)
+        for sample in np.rint(times * SAMPLING_RATE).astype(np.int64):
+            lo, hi = sample - 10, sample + 30
+            if lo < 0 or hi > traces.shape[0]:
+                continue
+            stamp = template[:, None] * scale[None, :]
+            traces[lo:hi, chans] = np.clip(traces[lo:hi, chans] + stamp, -32768, 32767).astype(np.int16)
+
+
+def build_session(n_samples: int, seed: int = SEED):
+    """The in-memory NWBFile of the demo."""
+    import zarr
+    from pynwb import NWBFile, TimeSeries
+    from pynwb.base import ImageReferences, Images
+    from pynwb.behavior import Position, SpatialSeries
+    from pynwb.device import Device, DeviceModel
+    from pynwb.ecephys import LFP, ElectricalSeries
+    from pynwb.file import Subject
+    from pynwb.image import GrayscaleImage, RGBImage
+
+    from hdmf_zarr.utils import ZarrDataIO
+
+    rng = np.random.default_rng(seed)
+    duration = n_samples / SAMPLING_RATE
+    start = datetime(2024, 3, 14, 9, 26, 53, tzinfo=timezone(timedelta(hours=-5)))
+    nwbfile = NWBFile(
+        session_description="Head-fixed mouse on a wheel; Neuropixels recording in visual cortex and hippocampus",
+        identifier="hdmf-zarr-demo-0001",
+        session_start_time=start,
+        file_create_date=[datetime(2024, 3, 15, 12, 0, 0, tzinfo=UTC)],
+        experimenter=["Doe, Jane", "Roe, Richard"],
+        lab="Systems Neuroscience Lab",
+        institution="Example Institute",
+        experiment_description="Synthetic session generated by the hdmf_zarr demo",
+        session_id="session-042",
+        keywords=["ecephys", "neuropixels", "zarr", "demo"],
+        related_publications=["doi:10.0000/demo.0001"],
+        notes="All data in this file are synthetic.",
+        subject=Subject(
+            subject_id="mouse-042",
+            species="Mus musculus",
+            sex="F",
+            age="P90D",
+            date_of_birth=datetime(2023, 12, 15, tzinfo=UTC),
+            genotype="wild type",
+            strain="C57BL/6J",
+            weight="0.025 kg",
+            description="Adult female, implanted with a head plate",
+        ),
+    )
+
+    # devices, electrode groups, electrodes
+    model = DeviceModel(name="Neuropixels 1.0", manufacturer="IMEC", model_number="PRB_1_4_0480_1")
+    nwbfile.add_device_model(model)
+    probe = Device(name="probe0", description="Neuropixels 1.0 probe", serial_number="18194814141", model=model)
+    nwbfile.add_device(probe)
+    nwbfile.add_device(Device(name="wheel_encoder", description="Rotary encoder on the running wheel"))
+    groups = [
+        nwbfile.create_electrode_group(
+            name=f"shank{s}", description=f"electrodes of shank {s}", location="VISp", device=probe
+        )
+        for s in range(N_SHANKS)
+    ]
+    nwbfile.add_electrode_column(name="channel_name", description="channel name on the acquisition system")
+    nwbfile.add_electrode_column(name="is_bad", description="channel flagged as noisy")
+    regions = ["VISp", "VISp", "CA1", "DG"]
+    for channel in range(N_SHANKS * CHANNELS_PER_SHANK):
+        shank, row = divmod(channel, CHANNELS_PER_SHANK)
+        nwbfile.add_electrode(
+            x=float(shank * 250.0),
+            y=float(3800.0 - row * 20.0),
+            z=0.0,
+            imp=float(150e3 + 10e3 * rng.standard_normal()),
+            location=regions[row * len(regions) // CHANNELS_PER_SHANK],
+            filtering="0.3-10 kHz hardware band-pass",
+            group=groups[shank],
+            rel_x=float(16.0 * (row % 2)),
+            rel_y=float(20.0 * (row // 2)),
+            channel_name=f"AP{channel}",
+            is_bad=bool(channel % 97 == 13),
+        )
+    n_channels = N_SHANKS * CHANNELS_PER_SHANK
+    all_channels = nwbfile.create_electrode_table_region(list(range(n_channels)), "all channels of probe0")
+
+    # units: Poisson spike trains, four neighbouring channels each
+    spike_times, unit_channels = [], []
+    for _ in range(N_UNITS):
+        rate = rng.uniform(2.0, 25.0)
+        isi = rng.exponential(1.0 / rate, size=int(rate * duration * 2) + 10)
+        times = np.cumsum(isi + 0.002)
+        spike_times.append(times[times < duration - 0.002])
+        main = int(rng.integers(0, n_channels - 4))
+        unit_channels.append(list(range(main, main + 4)))
+
+    # raw data: ~100 MB of int16, chunked and Blosc-zstd compressed
+    raw = synthetic_ephys(n_samples, n_channels, rng)
+    add_spikes(raw, spike_times, unit_channels)
+    blosc = zarr.codecs.BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")
+    es = ElectricalSeries(
+        name="ElectricalSeries",
+        description="Action-potential band, 30 kHz",
+        data=ZarrDataIO(raw, chunks=(30000, 64), compressors=[blosc]),
+        electrodes=all_channels,
+        starting_time=0.0,
+        rate=SAMPLING_RATE,
+        conversion=0.195e-6,
+        filtering="300 Hz high-pass (software)",
+        channel_conversion=np.full(n_channels, 1.0, dtype=np.float32),
+    )
+    nwbfile.add_acquisition(es)
+
+    # LFP: decimated, a quarter of the channels, float32, sharded
+    lfp_rows = list(range(0, n_channels, 4))
+    lfp_region = nwbfile.create_electrode_table_region(lfp_rows, "every fourth channel")
+    decimated = raw[::LFP_DECIMATION, lfp_rows].astype(np.float32) * np.float32(0.195)
+    lfp_series = ElectricalSeries(
+        name="LFP",
+        description="Low-pass filtered and decimated to 2.5 kHz",
+        data=ZarrDataIO(
+            decimated,
+            chunks=(1250, 24),
+            shards=(5000, 96),
+            compressors=[zarr.codecs.ZstdCodec(level=3)],
+        ),
+        electrodes=lfp_region,
+        starting_time=0.0,
+        rate=SAMPLING_RATE / LFP_DECIMATION,
+        conversion=1e-6,
+        filtering="1 kHz low-pass, decimated by 12",
+    )
+    ecephys = nwbfile.create_processing_module("ecephys", "Processed extracellular electrophysiology")
+    lfp = LFP(name="LFP")
+    ecephys.add(lfp)  # attach first, so the series' electrode region shares an ancestor with its table
+    lfp.add_electrical_series(lfp_series)
+
+    # units table
+    nwbfile.add_unit_column(name="quality", description="curation label")
+    nwbfile.add_unit_column(name="firing_rate", description="mean firing rate (Hz)")
+    t = np.arange(40, dtype=np.float32)
+    for unit, (times, chans) in enumerate(zip(spike_times, unit_channels)):
+        nwbfile.add_unit(
+            spike_times=times,
+            electrodes=chans,
+            electrode_group=groups[chans[0] // CHANNELS_PER_SHANK],
+            waveform_mean=(-80 * np.exp(-(((t - 10) / 3.0) ** 2)) * (1 + unit / N_UNITS)).astype(np.float32),
+            quality="good" if unit % 3 else "mua",
+            firing_rate=float(len(times) / duration),
+        )
+
+    # behavior
+    behavior = nwbfile.create_processing_module("behavior", "Behavioral measurements")
+    n_wheel = int(duration * 100)
+    speed = TimeSeries(
+        name="running_speed",
+        description="Wheel speed",
+        data=(0.2 + 0.1 * np.sin(np.arange(n_wheel) / 40.0)).astype(np.float32),
+        unit="m/s",
+        rate=100.0,
+        starting_time=0.0,
+    )
+    n_pupil = int(duration * 60)
+    pupil_times = np.sort(rng.uniform(0, duration, n_pupil))
+    pupil = TimeSeries(
+        name="pupil_diameter",
+        description="Pupil diameter from the eye camera",
+        data=1.2 + 0.05 * rng.standard_normal(n_pupil),
+        unit="mm",
+        timestamps=pupil_times,
+    )
+    pupil_area = TimeSeries(
+        name="pupil_area",
+        description="Pupil area, sharing the eye camera timestamps",
+        data=np.pi * (pupil.data / 2) ** 2,
+        unit="mm^2",
+        timestamps=pupil,  # stored as a link to pupil_diameter/timestamps
+    )
+    licks = TimeSeries(
+        name="lick_sensor",
+        description="Capacitive lick sensor (0/1)",
+        data=(rng.random(int(duration * 1000)) < 0.01).astype(np.uint8),
+        unit="n.a.",
+        rate=1000.0,
+        comments="sampled by the behavior controller",
+    )
+    position = Position(
+        spatial_series=SpatialSeries(
+            name="wheel_position",
+            description="Position on a virtual linear track",
+            data=np.column_stack([np.cumsum(speed.data) / 100.0, np.zeros(n_wheel)]),
+            reference_frame="start of the track",
+            rate=100.0,
+        )
+    )
+    for item in (speed, pupil, pupil_area, licks, position):
+        behavior.add(item)
+
+    # trials and epochs
+    nwbfile.add_trial_column(name="condition", description="stimulus condition")
+    nwbfile.add_trial_column(name="correct", description="whether the response was correct")
+    nwbfile.add_trial_column(name="reaction_time", description="reaction time (s)")
+    n_trials = max(2, int(duration / 0.2))
+    for trial in range(n_trials):
+        begin = trial * duration / n_trials
+        nwbfile.add_trial(
+            start_time=begin,
+            stop_time=begin + 0.8 * duration / n_trials,
+            condition=["grating_0deg", "grating_90deg", "blank"][trial % 3],
+            correct=bool(rng.random() < 0.8),
+            reaction_time=float(rng.uniform(0.15, 0.6)),
+        )
+    half = duration / 2
+    nwbfile.add_epoch(start_time=0.0, stop_time=half, tags=["baseline"], timeseries=[es, lfp_series])
+    nwbfile.add_epoch(start_time=half, stop_time=duration, tags=["task", "running"], timeseries=[es, speed])
+
+    # images
+    yy, xx = np.mgrid[0:64, 0:64]
+    gray = GrayscaleImage(
+        name="mean_frame",
+        data=(128 + 100 * np.sin(xx / 6.0) * np.cos(yy / 9.0)).astype(np.uint8),
+        description="mean frame of the surface camera",
+        resolution=5.0,
+    )
+    rgb = RGBImage(
+        name="probe_photo",
+        data=np.stack([xx * 4, yy * 4, (xx + yy) * 2], axis=-1).astype(np.uint8),
+        description="photo of the probe insertion site",
+    )
+    nwbfile.add_acquisition(
+        Images(
+            name="reference_images",
+            images=[gray, rgb],
+            description="Reference images of the preparation",
+            order_of_images=ImageReferences(name="order_of_images", data=[rgb, gray]),
+        )
+    )
+    return nwbfile
+
+
+# ============================================================================================ verification
+class RoundTripCheck:
+    """Compare a container tree read back from a file with the in-memory original.
+
+    Every object is matched by ``object_id``; its type, name, parent and every field are compared.
+    Datasets are compared with numpy (large ones block by block); containers inside fields are
+    compared by identity (their own fields are compared when the object itself is visited).
+    """
+
+    def __init__(self) -> None:
+        self.differences: list[str] = []
+        self.objects = 0
+        self.fields = 0
+        self.values = 0  # array elements compared
+
+    def run(self, original: Any, read: Any) -> list[str]:
+        mine = {c.object_id: c for c in original.all_children()}
+        theirs = {c.object_id: c for c in read.all_children()}
+        for object_id in sorted(set(mine) - set(theirs)):
+            self._diff(_where(mine[object_id]), "missing from the file read back")
+        for object_id in sorted(set(theirs) - set(mine)):
+            self._diff(_where(theirs[object_id]), "present in the file read back but not in the original")
+        for object_id in mine:
+            if object_id in theirs:
+                self.container(mine[object_id], theirs[object_id])
+        return self.differences
+
+    def _diff(self, where: str, what: str) -> None:
+        self.differences.append(f"{where}: {what}")
+
+    def container(self, a: Any, b: Any) -> None:
+        from hdmf.container import AbstractContainer, Data
+
+        where = _where(a)
+        self.objects += 1
+        if type(a) is not type(b):
+            self._diff(where, f"type {type(a).__name__} read back as {type(b).__name__}")
+        if a.name != b.name:
+            self._diff(where, f"name {a.name!r} read back as {b.name!r}")
+        parent_a, parent_b = getattr(a.parent, "object_id", None), getattr(b.parent, "object_id", None)
+        if parent_a != parent_b:
+            self._diff(where, "parent differs")
+        fields_a, fields_b = dict(a.fields), dict(b.fields)
+        if isinstance(a, Data):  # hdmf keeps Data.data outside of ``fields``
+            fields_a["data"], fields_b["data"] = a.data, b.data
+        # pynwb leaves dict fields unset on read where the original holds an empty dict (NWBFile.analysis...)
+        for mine, other in ((fields_a, fields_b), (fields_b, fields_a)):
+            for name, value in other.items():
+                if name not in mine and hasattr(value, "keys"):
+                    mine[name] = {}
+        held = {v.object_id for v in fields_a.values() if isinstance(v, AbstractContainer)}
+        for name in sorted(set(fields_a) | set(fields_b)):
+            if name not in fields_b:
+                self._diff(f"{where}.{name}", "field missing after reading")
+            elif name not in fields_a:
+                self._diff(f"{where}.{name}", f"unexpected field after reading: {_short(fields_b[name])}")
+            elif isinstance(fields_a[name], dict) and hasattr(fields_b[name], "keys"):
+                self.fields += 1
+                self.children(fields_a[name], fields_b[name], f"{where}.{name}", held)
+            else:
+                self.fields += 1
+                self.value(fields_a[name], fields_b[name], f"{where}.{name}")
+
+    def children(self, a: dict, b: Any, where: str, held: set[str]) -> None:
+        """Compare dicts of child containers (NWBFile.acquisition, ...).
+
+        The file read back may list, in addition, children that the original holds in a dedicated field
+        of the same container (pynwb reads NWBFile.trials and .epochs into .intervals as well).
+        """
+        extra = [k for k in b.keys() if k not in a and getattr(b[k], "object_id", None) not in held]
+        missing = [k for k in a if k not in b.keys()]
+        if extra or missing:
+            self._diff(where, f"children missing after reading: {missing}; unexpected: {extra}")
+        for key in a:
+            if key in b.keys():
+                self.value(a[key], b[key], f"{where}[{key!r}]")
+
+    def value(self, a: Any, b: Any, where: str) -> None:
+        from hdmf.container import AbstractContainer
+        from hdmf.data_utils import DataIO
+
+        if isinstance(a, DataIO):
+            a = a.data
+        if isinstance(a, AbstractContainer):
+            if not isinstance(b, AbstractContainer) or a.object_id != b.object_id:
+                self._diff(where, f"refers to {_where(a)} but the file refers to {_short(b)}")
+            return
+        if a is None or b is None:
+            if a is not b:
+                self._diff(where, f"{_short(a)} read back as {_short(b)}")
+            return
+        if isinstance(a, dict):
+            if not hasattr(b, "keys") or set(a) != set(b.keys()):
+                self._diff(where, f"keys {sorted(a)} read back as {sorted(getattr(b, 'keys', list)())}")
+                return
+            for key in a:
+                self.value(a[key], b[key], f"{where}[{key!r}]")
+            return
+        if _is_scalar(a):
+            if not _scalar_equal(a, b):
+                self._diff(where, f"{_short(a)} read back as {_short(b)}")
+            self.values += 1
+            return
+        self.sequence(a, b, where)
+
+    def sequence(self, a: Any, b: Any, where: str) -> None:
+        """Compare array-like values: numeric arrays with numpy, other sequences element by element."""
+        if isinstance(a, np.ndarray) and a.dtype.names is None and a.dtype.kind in "biuf":
+            self.numeric(a, b, where)
+            return
+        shape_b = _shape(b)
+        if not shape_b or shape_b[0] != len(a):
+            self._diff(where, f"length {len(a)} read back as shape {shape_b}")
+            return
+        items_b = list(b[:]) if hasattr(b, "__getitem__") and not isinstance(b, (list, tuple)) else list(b)
+        first = a[0] if len(a) else None
+        if len(a) and (_is_scalar(first) or isinstance(first, (str, bytes))) and not _is_datetime(first):
+            expected, got = np.asarray(a), np.asarray(items_b)
+            if expected.dtype.kind in "biuf" and got.dtype.kind in "biuf":
+                self.numeric(expected, got, where, check_dtype=False)
+                return
+            expected, got = _as_text(expected), _as_text(got)
+            if expected.shape != got.shape or not np.array_equal(expected, got):
+                self._diff(where, f"values {_short(a)} read back as {_short(items_b)}")
+            self.values += expected.size
+            return
+        for index, (x, y) in enumerate(zip(a, items_b)):
+            if isinstance(x, tuple) or isinstance(x, np.void):
+                fields = list(x)
+                other = list(y)
+                if len(fields) != len(other):
+                    self._diff(f"{where}[{index}]", f"{_short(x)} read back as {_short(y)}")
+                for k, (u, v) in enumerate(zip(fields, other)):
+                    self.value(u, v, f"{where}[{index}][{k}]")
+            else:
+                self.value(x, y, f"{where}[{index}]")
+
+    def numeric(self, a: np.ndarray, b: Any, where: str, check_dtype: bool = True) -> None:
+        shape_b = _shape(b)
+        if tuple(a.shape) != tuple(shape_b):
+            self._diff(where, f"shape {a.shape} read back as {shape_b}")
+            return
+        dtype_b = getattr(b, "dtype", None)
+        if check_dtype and dtype_b is not None and np.dtype(dtype_b) != a.dtype:
+            self._diff(where, f"dtype {a.dtype} read back as {dtype_b}")
+        if a.nbytes >= BLOCK_COMPARE_BYTES and a.ndim >= 1:
+            step = max(1, int((getattr(b, "chunks", None) or (a.shape[0],))[0]))
+            for lo in range(0, a.shape[0], step):
+                if not self._equal(a[lo : lo + step], np.asarray(b[lo : lo + step]), where, offset=lo):
+                    return
+            self.values += a.size
+            return
+        got = np.asarray(b[...] if hasattr(b, "shape") and not isinstance(b, np.ndarray) else b)
+        self._equal(a, got, where)
+        self.values += a.size
+
+    def _equal(self, a: np.ndarray, b: np.ndarray, where: str, offset: int = 0) -> bool:
+        """Compare two numeric arrays of one shape; record the first mismatch (``offset`` shifts row numbers)."""
+        same = a == b
+        if a.dtype.kind == "f" and b.dtype.kind == "f":
+            same |= np.isnan(a) & np.isnan(b)
+        if np.all(same):
+            return True
+        bad = np.argwhere(~same) if a.ndim else np.zeros((1, 0), dtype=int)
+        first = tuple(int(i) for i in bad[0])
+        shown = (first[0] + offset, *first[1:]) if first else ()
+        self._diff(
+            where,
+            f"{len(bad)} value(s) differ{' in rows from ' + str(offset) if offset else ''}; first at {shown}: "
+            f"{a[first]!r} read back as {b[first]!r}",
+        )
+        return False
+
+
+def _where(container: Any) -> str:
+    parts = []
+    node = container
+    while node is not None:
+        parts.append(node.name)
+        node = node.parent
+    path = "/".join(reversed(parts[:-1]))
+    return f"{type(container).__name__} '/{path}'"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    from hdmf.container import AbstractContainer
+
+    if isinstance(value, AbstractContainer):
+        return _where(value)
+    if hasattr(value, "shape") and not isinstance(value, (np.ndarray, np.generic)):
+        return f"{type(value).__name__}(shape={value.shape})"
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(_short(v, 40) for v in value[:3])
+        return f"[{items}{', ...' if len(value) > 3 else ''}] ({len(value)} items)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0
+    return isinstance(value, (str, bytes, bool, int, float, complex, np.generic, datetime, date))
+
+
+def _is_datetime(value: Any) -> bool:
+    return isinstance(value, (datetime, date, np.datetime64))
+
+
+def _scalar_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray):
+        a = a[()]
+    if isinstance(b, np.ndarray) and b.ndim == 0:
+        b = b[()]
+    if isinstance(a, bytes):
+        a = a.decode("utf-8")
+    if isinstance(b, bytes):
+        b = b.decode("utf-8")
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if _is_datetime(a):
+        return a == b
+    try:
+        if isinstance(a, (float, np.floating)) and math.isnan(a):
+            return isinstance(b, (float, np.floating)) and math.isnan(b)
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    # only the length: np.shape would iterate the elements, which may be lazy containers
+    return (len(value),) if hasattr(value, "__len__") else ()
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    flat = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.reshape(-1)]
+    return np.array(flat, dtype=object).reshape(values.shape)
+
+
+# ============================================================================================ running
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+
+
+def resolve_output(output: str | None, keep: bool) -> tuple[Path, Path | None]:
+    """``(store path, temporary folder to delete afterwards or None)``."""
+    if output is not None:
+        folder = Path(output)
+        return (folder if folder.name.endswith(".zarr") else folder / STORE_NAME), None
+    if keep:
+        return Path("demo_output") / STORE_NAME, None
+    scratch = Path(tempfile.mkdtemp(prefix="hdmf_zarr_demo_"))
+    return scratch / STORE_NAME, scratch
+
+
+def peak_memory_mb() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / 1024 if sys.platform != "darwin" else usage / (1024 * 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hdmf_zarr.demo",
+        description="Write a realistic NWB session with NWBZarrIO, reopen it lazily, summarize and verify it.",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        help=f"folder to write {STORE_NAME} into (or a path ending in .zarr); kept afterwards",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the store (in ./demo_output/ unless --output is given)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=131072,
+        help="samples of the 384-channel raw series (default 131072, about 100 MB of int16)",
+    )
+    parser.add_argument("--max-children", type=int, default=40, help="entries shown per group in the tree")
+    args = parser.parse_args(argv)
+    if args.samples < 2 * LFP_DECIMATION:
+        parser.error(f"--samples must be at least {2 * LFP_DECIMATION}")
+
+    import pynwb
+
+    from hdmf_zarr import NWBZarrIO
+    from hdmf_zarr._summary import format_bytes, summarize
+
+    warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+    path, scratch = resolve_output(args.output, args.keep)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    io = None
+    try:
+        print(f"Building the session in memory ({args.samples:,} samples x 384 channels)...", flush=True)
+        with timed(timings, "build in memory"):
+            nwbfile = build_session(args.samples)
+        print(f"Writing {path} ...", flush=True)
+        with timed(timings, "write"):
+            with NWBZarrIO(str(path), "w") as writer:
+                writer.write(nwbfile)
+        with timed(timings, "open (namespaces + metadata)"):
+            io = NWBZarrIO(str(path), "r")
+        with timed(timings, "read() -> NWBFile (lazy)"):
+            read = io.read()
+        es = read.acquisition["ElectricalSeries"]
+        with timed(timings, "first data block (30000 x 64)"):
+            es.data[0:30000, 0:64]
+        with timed(timings, "store summary"):
+            summary = summarize(path)
+        print()
+        print(summary.format(max_children=args.max_children))
+        print()
+        print(
+            f"Lazy read: ElectricalSeries.data is a {type(es.data).__name__} of shape {es.data.shape}; "
+            f"nothing is loaded until it is indexed."
+        )
+        print("Verifying the round trip object by object...", flush=True)
+        check = RoundTripCheck()
+        with timed(timings, "verify"):
+            differences = check.run(nwbfile, read)
+        with timed(timings, "pynwb.validate(io=...)"):
+            validation = [str(error) for error in pynwb.validate(io=io)]
+        differences += [f"validation: {error}" for error in validation]
+        print()
+        print("Timings")
+        for name, seconds in timings.items():
+            print(f"  {name:<32}{seconds:8.3f} s")
+        logical, stored = summary.compression()
+        throughput = format_bytes(es.data.nbytes / timings["write"])
+        print(f"  write throughput {throughput}/s (size of the raw series / whole write time)")
+        print(
+            f"  store on disk {format_bytes(summary.total_bytes)} in {summary.total_files:,} files "
+            f"(fixed-size data {format_bytes(logical)} -> {format_bytes(stored)}, {logical / max(stored, 1):.2f}x)"
+        )
+        print(f"  peak memory (RSS) {peak_memory_mb():.0f} MB")
+        print()
+        if differences:
+            print(f"Round trip FAILED: {len(differences)} difference(s):")
+            for line in differences:
+                print(f"  - {line}")
+            return 1
+        print(
+            f"Round trip OK: {check.objects} objects, {check.fields} fields and {check.values:,} values "
+            "compared; the file read back matches the original, and pynwb's validator reports no errors."
+        )
+        return 0
+    finally:
+        if io is not None:
+            io.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        elif os.path.isdir(path):
+            print(f"The store was kept at {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
