@@ -259,6 +259,8 @@ def _field_text(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, bytes | np.bytes_):
         return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
     return str(value)
 
 

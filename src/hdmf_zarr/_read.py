@@ -248,7 +248,9 @@ class BuilderReader:
             if is_ref:
                 return ReferenceBuilder(self.resolve(parse_reference_element(unwrap_scalar(value))))
             if native.names:
-                return np.array(value, dtype=native)
+                record = np.array(value, dtype=native)
+                ref_fields = attrs.get(REFERENCE_FIELDS_ATTR)
+                return self._resolve_record(record, ref_fields) if ref_fields else record
             return unwrap_scalar(value)
         array = self.index.array(key)
         if attrs.get(LEGACY_DTYPE_ATTR) == "scalar":
@@ -258,6 +260,17 @@ class BuilderReader:
         if native.names and attrs.get(REFERENCE_FIELDS_ATTR):
             return self.ref_datasets(array, dtype)
         return array
+
+    def _resolve_record(self, record: np.ndarray, ref_fields: list[str]) -> np.ndarray:
+        """A 0-d compound record whose reference fields hold the target builders (object fields)."""
+        out = np.empty((), dtype=[(n, object if n in ref_fields else record.dtype[n]) for n in record.dtype.names])
+        for name in record.dtype.names:
+            if name in ref_fields:
+                path = str(record[name][()])
+                out[name] = self.resolve(parse_reference_element(path)) if path else None
+            else:
+                out[name] = record[name]
+        return out
 
 
 def make_reference_dataset(io: Any) -> Callable[[Any, Any], Any]:
