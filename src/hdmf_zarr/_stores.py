@@ -132,3 +132,14 @@ def _open_zip(path: str, mode: str, force_overwrite: bool) -> Store:
 
 def clear_store(store: Store) -> None:
     sync(store.clear())
+
+
+def remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:
+    """Fold NWBHDF5IO-style ``driver``/``aws_region`` arguments into fsspec storage options."""
+    if driver not in (None, "ros3"):
+        raise ValueError(f"driver={driver!r} is an HDF5 option; Zarr stores take storage_options instead.")
+    if aws_region is not None and isinstance(path, str) and path.startswith("s3://"):
+        options = dict(storage_options or {})
+        options.setdefault("client_kwargs", {}).setdefault("region_name", aws_region)
+        return options
+    return storage_options

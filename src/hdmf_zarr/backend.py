@@ -49,6 +49,7 @@ from ._stores import (
     is_v3_store,
     normalize_path,
     open_store,
+    remote_options,
     store_folder,
 )
 
@@ -529,7 +530,7 @@ class ZarrIO(HDMFIO):
         ``driver`` and ``aws_region`` exist for callers written for NWBHDF5IO (``pynwb.validate``):
         ``aws_region`` becomes the S3 region of a remote store; ``driver`` must be None.
         """
-        storage_options = _remote_options(path, storage_options, driver, aws_region)
+        storage_options = remote_options(path, storage_options, driver, aws_region)
         if path is not None and file is not None:
             raise ValueError("Only one of 'path' and 'file' must be provided.")
         if file is not None:
@@ -570,28 +571,6 @@ class ZarrIO(HDMFIO):
                     info[name.strip()] = value.strip()
             return generate_array_html_repr(info, dataset, "Zarr Array")
         return generate_array_html_repr({}, dataset, "Array Read from ZarrIO (not a Zarr Array)")
-
-
-def _remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:
-    """Fold NWBHDF5IO-style ``driver``/``aws_region`` arguments into fsspec storage options."""
-    if driver not in (None, "ros3"):
-        raise ValueError(f"driver={driver!r} is an HDF5 option; Zarr stores take storage_options instead.")
-    if aws_region is not None and isinstance(path, str) and path.startswith("s3://"):
-        options = dict(storage_options or {})
-        options.setdefault("client_kwargs", {}).setdefault("region_name", aws_region)
-        return options
-    return storage_options
-
-
-def _remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:
-    """Fold NWBHDF5IO-style ``driver``/``aws_region`` arguments into fsspec storage options."""
-    if driver not in (None, "ros3"):
-        raise ValueError(f"driver={driver!r} is an HDF5 option; Zarr stores take storage_options instead.")
-    if aws_region is not None and isinstance(path, str) and path.startswith("s3://"):
-        options = dict(storage_options or {})
-        options.setdefault("client_kwargs", {}).setdefault("region_name", aws_region)
-        return options
-    return storage_options
 
 
 def _open_array(store: Store, metadata: Any, key: str) -> zarr.Array:

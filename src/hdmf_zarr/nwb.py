@@ -9,7 +9,8 @@ from hdmf.build import BuildManager
 from hdmf.utils import docval, get_docval, popargs
 from pynwb import NWBFile, get_manager, get_type_map
 
-from .backend import ZarrIO, _remote_options
+from ._stores import remote_options
+from .backend import ZarrIO
 
 __all__ = ["NWBZarrIO"]
 
@@ -32,7 +33,7 @@ class NWBZarrIO(ZarrIO):
     )
     def __init__(self, **kwargs):
         load_namespaces, driver, aws_region = popargs("load_namespaces", "driver", "aws_region", kwargs)
-        kwargs["storage_options"] = _remote_options(kwargs["path"], kwargs.get("storage_options"), driver, aws_region)
+        kwargs["storage_options"] = remote_options(kwargs["path"], kwargs.get("storage_options"), driver, aws_region)
         manager = kwargs.get("manager")
         creating = kwargs["mode"] in ("w", "w-", "x")
         type_map = None
