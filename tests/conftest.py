@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest_interop import reference_python  # noqa: F401  (a fixture, registered by importing it here)
+
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 
 warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
@@ -38,3 +40,7 @@ def nwbfile():
     nwb.add_trial(start_time=0.0, stop_time=1.0)
     nwb.add_trial(start_time=1.0, stop_time=2.0)
     return nwb
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a slow test (deselect with -m 'not slow')")

@@ -25,7 +25,7 @@ from zarr.storage import LocalStore, MemoryStore, StorePath
 
 from ._convention import LINKS_ATTR
 from ._copy import copy_block_shape, iter_regions
-from ._encode import encode_single_chunk
+from ._encode import encode_single_chunk, write_chunks
 from ._plan import ArrayNode, GroupNode, WritePlan
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
@@ -149,7 +149,7 @@ class Committer:
         await self._write_small_arrays(fallback)
         for node in plan.arrays.values():
             if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES:
-                await self._async_array(node).setitem(..., node.values)
+                await self._write_block(node, node.values, None)
             elif node.source is not None:
                 await self._copy_source(node)
 
@@ -225,15 +225,24 @@ class Committer:
 
         await asyncio.gather(*(put(k, v) for k, v in documents.items()))
 
+    async def _write_block(self, node: ArrayNode, values: Any, region: tuple[slice, ...] | None) -> None:
+        """Write ``values`` at chunk-aligned ``region`` (None: the whole array), a few chunks at a time."""
+        values = as_ndarray(values)
+        origin = tuple(r.start for r in region) if region is not None else None
+        loop = asyncio.get_running_loop()
+        streamed = await asyncio.to_thread(write_chunks, self.store, node.key, node.metadata, values, loop, origin)
+        if not streamed:
+            await self._async_array(node).setitem(region if region is not None else ..., values)
+
     async def _copy_source(self, node: ArrayNode) -> None:
-        target = self._async_array(node)
-        chunks = target.metadata.chunks if hasattr(target.metadata, "chunks") else node.shape
-        outer = target.metadata.chunk_grid.chunk_shape if hasattr(target.metadata.chunk_grid, "chunk_shape") else chunks
+        """Copy a lazy source (zarr array, h5py dataset) in chunk-aligned blocks."""
+        grid = node.metadata.chunk_grid
+        outer = tuple(getattr(grid, "chunk_shape", node.shape))
         itemsize = node.dtype.itemsize if isinstance(node.dtype, np.dtype) and node.dtype.kind != "T" else 64
-        block = copy_block_shape(node.shape, tuple(outer), itemsize)
+        block = copy_block_shape(node.shape, outer, itemsize)
         for region in iter_regions(node.shape, block):
             values = await asyncio.to_thread(lambda r=region: node.convert(node.source[r]))
-            await target.setitem(region, values)
+            await self._write_block(node, values, region)
 
 
 def encode_metadata(meta: Any) -> dict[str, Buffer]:

@@ -1,32 +1,29 @@
-"""Encode a small array's single chunk in-process, with the codecs' synchronous methods.
+"""Encode and store chunks ourselves, with the codecs' synchronous methods.
 
-Going through ``AsyncArray.setitem`` costs about a millisecond per array in scheduling and
-thread hand-offs, which dominates files with thousands of tiny datasets. An array that fits in
-one chunk needs none of that: run its codec chain directly and hand back the bytes. Anything this
-path does not cover (several chunks, sharding, a codec without a synchronous method) returns
-None and is written by zarr as usual.
+Two costs of zarr's general ``setitem`` path matter here. For thousands of tiny datasets its
+scheduling costs about a millisecond per array; for one big array it keeps dozens of chunks in
+flight at once. ``ChunkEncoder`` runs an array's codec chain on one chunk at a time, so tiny arrays
+are encoded in-process and big ones are streamed through a small, bounded pool of threads.
+Arrays this does not cover (sharding, codecs without synchronous methods) return None/False and
+are written by zarr as usual.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
+from zarr.abc.store import Store
 from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
-_NOT_ENCODED = None
-
-
-def _single_chunk_shape(meta: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
-    chunk_shape = getattr(meta.chunk_grid, "chunk_shape", None)
-    if chunk_shape is None:
-        return None
-    chunk_shape = tuple(chunk_shape)
-    if len(chunk_shape) != len(shape) or any(c < s for c, s in zip(chunk_shape, shape)):
-        return None
-    return chunk_shape
+_CODEC_KINDS = (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)
 
 
 def _is_fill(values: np.ndarray, fill: Any) -> bool:
@@ -38,44 +35,112 @@ def _is_fill(values: np.ndarray, fill: Any) -> bool:
         return False
 
 
-def encode_single_chunk(meta: Any, values: np.ndarray) -> tuple[str, Buffer | None] | None:
-    """``(chunk key, bytes)`` for an array stored as one chunk; bytes None when the chunk is all fill.
+class ChunkEncoder:
+    """Encodes chunks of one array (given its metadata) into stored bytes."""
 
-    Returns None when the array needs zarr's general write path.
-    """
-    shape = tuple(values.shape)
-    chunk_shape = _single_chunk_shape(meta, shape)
-    codecs = list(meta.codecs)
-    if chunk_shape is None or not all(hasattr(c, "_encode_sync") for c in codecs):
-        return _NOT_ENCODED
-    if not all(isinstance(c, (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)) for c in codecs):
-        return _NOT_ENCODED
-    try:
-        fill = meta.fill_value
-        native = meta.data_type.to_native_dtype()
-        key = meta.encode_chunk_key(tuple(0 for _ in shape))
-        if values.dtype.names is None and _is_fill(values, fill):
-            return key, None
-        chunk = values.astype(native, copy=False)
-        if chunk_shape != shape:
-            padded = np.full(chunk_shape, fill, dtype=native)
-            padded[tuple(slice(0, s) for s in shape)] = chunk
-            chunk = padded
-        prototype = default_buffer_prototype()
-        spec = ArraySpec(
-            shape=chunk_shape,
-            dtype=meta.data_type,
-            fill_value=fill,
-            config=ArrayConfig.from_dict({}),
-            prototype=prototype,
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+        chunk_shape = getattr(meta.chunk_grid, "chunk_shape", None)
+        self.chunk_shape = tuple(chunk_shape) if chunk_shape is not None else None
+        self.codecs = list(meta.codecs)
+        self.supported = self.chunk_shape is not None and all(
+            isinstance(c, _CODEC_KINDS) and hasattr(c, "_encode_sync") for c in self.codecs
         )
-        data: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(chunk))
-        for codec in codecs:
+        if self.supported:
+            self.native = meta.data_type.to_native_dtype()
+            self.fill = meta.fill_value
+            self.prototype = default_buffer_prototype()
+            self.spec = ArraySpec(
+                shape=self.chunk_shape,
+                dtype=meta.data_type,
+                fill_value=self.fill,
+                config=ArrayConfig.from_dict({}),
+                prototype=self.prototype,
+            )
+
+    def grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(-(-s // c) for s, c in zip(shape, self.chunk_shape))
+
+    def region(self, coords: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, self.chunk_shape, shape))
+
+    def encode(self, coords: tuple[int, ...], block: np.ndarray) -> tuple[str, Buffer | None]:
+        """``(chunk key, bytes)``; bytes None when the chunk holds only the fill value."""
+        key = self.meta.encode_chunk_key(coords)
+        if block.dtype.names is None and _is_fill(block, self.fill):
+            return key, None
+        chunk = block.astype(self.native, copy=False)
+        if tuple(chunk.shape) != self.chunk_shape:
+            padded = np.full(self.chunk_shape, self.fill, dtype=self.native)
+            padded[tuple(slice(0, s) for s in chunk.shape)] = chunk
+            chunk = padded
+        data: Any = self.prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(chunk))
+        spec = self.spec
+        for codec in self.codecs:
             data = codec._encode_sync(data, spec)
             if data is None:
                 return key, None
             if isinstance(codec, ArrayArrayCodec):
                 spec = codec.resolve_metadata(spec)
         return key, data
+
+
+def encode_single_chunk(meta: Any, values: np.ndarray) -> tuple[str, Buffer | None] | None:
+    """``(chunk key, bytes)`` for an array that fits in one chunk, or None when zarr must write it."""
+    encoder = ChunkEncoder(meta)
+    shape = tuple(values.shape)
+    if not encoder.supported or len(encoder.chunk_shape) != len(shape):
+        return None
+    if any(c < s for c, s in zip(encoder.chunk_shape, shape)):
+        return None
+    try:
+        return encoder.encode(tuple(0 for _ in shape), values)
     except (AttributeError, TypeError, NotImplementedError):
-        return _NOT_ENCODED
+        return None
+
+
+def _setter(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
+    set_sync = getattr(store, "set_sync", None)
+    if set_sync is not None:
+        return set_sync
+    return lambda key, value: asyncio.run_coroutine_threadsafe(store.set(key, value), loop).result()
+
+
+def write_chunks(
+    store: Store,
+    key: str,
+    meta: Any,
+    values: np.ndarray,
+    loop: asyncio.AbstractEventLoop,
+    origin: tuple[int, ...] | None = None,
+    workers: int | None = None,
+) -> bool:
+    """Write ``values`` (placed at chunk-aligned ``origin``) chunk by chunk; False when unsupported.
+
+    At most about two chunks per worker are held at once, so memory stays a few chunks above the data.
+    """
+    encoder = ChunkEncoder(meta)
+    if not encoder.supported or values.ndim != len(encoder.chunk_shape):
+        return False
+    origin = origin or tuple(0 for _ in values.shape)
+    if any(o % c for o, c in zip(origin, encoder.chunk_shape)):
+        return False
+    first = tuple(o // c for o, c in zip(origin, encoder.chunk_shape))
+    store_set = _setter(store, loop)
+    workers = workers or min(4, os.cpu_count() or 1)
+
+    def one(local: tuple[int, ...]) -> None:
+        block = values[encoder.region(local, values.shape)]
+        chunk_key, data = encoder.encode(tuple(f + i for f, i in zip(first, local)), block)
+        if data is not None:
+            store_set(f"{key}/{chunk_key}", data)
+
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for local in itertools.product(*(range(n) for n in encoder.grid(values.shape))):
+            if len(pending) >= 2 * workers:
+                pending.popleft().result()
+            pending.append(pool.submit(one, local))
+        for future in pending:
+            future.result()
+    return True
