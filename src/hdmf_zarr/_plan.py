@@ -27,6 +27,7 @@ from ._convention import (
     builder_path,
     link_entry,
 )
+from ._copy import copy_settings, region_converter, source_dtype
 from ._h5filters import is_h5py_dataset
 
 
@@ -223,8 +224,6 @@ class Planner:
 
     def _lazy_copy_node(self, builder, key, source, settings, attrs) -> ArrayNode:
         """Copy a zarr array or h5py dataset region by region, keeping its storage settings."""
-        from ._copy import copy_settings, region_converter, source_dtype
-
         settings = {**copy_settings(source), **settings}
         dtype, kind_name = source_dtype(source, builder.dtype)
         if dtype.names:

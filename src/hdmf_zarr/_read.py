@@ -112,7 +112,8 @@ class BuilderReader:
     """Builds (and caches) the builders of one store.
 
     ``source`` is the store's location as builders report it; ``resolve_external(source, path)``
-    returns a builder in another store (for links whose ``source`` is not ".").
+    returns a builder in another store (for links whose ``source`` is not "."); ``on_build`` is
+    called with every builder (and link builder) created.
     """
 
     def __init__(
@@ -121,8 +122,10 @@ class BuilderReader:
         source: str | None,
         resolve_external: Callable[[str, str], Any],
         ref_datasets: Callable[[Any, str], Any],
+        on_build: Callable[[Any], None] = lambda builder: None,
     ) -> None:
         self.index = index
+        self.on_build = on_build
         self.source = source
         self.resolve_external = resolve_external
         self.ref_datasets = ref_datasets
@@ -191,6 +194,7 @@ class BuilderReader:
         builder = GroupBuilder(name, source=self.source, attributes={})
         builder.location = self._location(key)
         self.builders[key] = builder
+        self.on_build(builder)
         children = [c for c in self.index.children.get(key, []) if not self._is_ignored(c)]
         for child in children:
             if self.index.is_group(child):
@@ -203,6 +207,7 @@ class BuilderReader:
             link = LinkBuilder(builder=self.resolve(entry), name=entry["name"], source=self.source)
             link.location = "/" + key
             builder.set_link(link)
+            self.on_build(link)
         for name, value in self._attributes(key).items():
             builder.set_attribute(name, value)
         return builder
@@ -225,6 +230,7 @@ class BuilderReader:
         )
         builder.location = self._location(key)
         self.builders[key] = builder
+        self.on_build(builder)
         builder.data = self._data(key, native, dtype, attrs, shape)
         for name, value in self._attributes(key).items():
             builder.set_attribute(name, value)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._specs import version_key
+
 __all__ = ["NodeInfo", "StoreSummary", "summarize", "print_summary", "format_bytes"]
 
 _V3_DOC = "zarr.json"
@@ -529,11 +531,7 @@ def _find_specs(summary: StoreSummary) -> None:
     for ns_key in summary.nodes[summary.spec_location].children:
         versions = [posixpath.basename(v) for v in summary.nodes[ns_key].children if summary.nodes[v].kind == "group"]
         if versions:
-            summary.namespaces[posixpath.basename(ns_key)] = sorted(versions, key=_version_key)
-
-
-def _version_key(version: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.replace("-", ".").split("."))
+            summary.namespaces[posixpath.basename(ns_key)] = sorted(versions, key=version_key)
 
 
 def _read_scalars(summary: StoreSummary, where: Any) -> dict[str, Any]:

@@ -413,19 +413,9 @@ class ZarrIO(HDMFIO):
         return self.__reader
 
     def _make_reader(self, index: StoreIndex, source: str) -> BuilderReader:
-        reader = BuilderReader(index, source, self._resolve_external, make_reference_dataset(self))
-        tracker = self._written_builders
-        original = reader.node_builder
-
-        def node_builder(key: str) -> Any:
-            builder = original(key)
-            tracker.set_written(builder)
-            for link in getattr(builder, "links", {}).values():
-                tracker.set_written(link)
-            return builder
-
-        reader.node_builder = node_builder
-        return reader
+        return BuilderReader(
+            index, source, self._resolve_external, make_reference_dataset(self), self._written_builders.set_written
+        )
 
     def _resolve_external(self, source: str, path: str) -> Any:
         here = store_folder(self.__store)
