@@ -87,3 +87,18 @@ def test_compound_text_field_too_narrow_for_appended_row(zarr_path):
     with ZarrIO(zarr_path, "r") as io:
         stored = io.read_builder()["tbl"].data[:]
         assert stored["name"].tolist() == ["a", "b" * 40]
+
+
+def test_reference_to_an_object_outside_the_file_is_refused(zarr_path):
+    from hdmf.build import ReferenceBuilder
+
+    stray = GroupBuilder("stray")
+    root = GroupBuilder(
+        "root",
+        datasets={"refs": DatasetBuilder("refs", data=[ReferenceBuilder(stray)], dtype="object")},
+    )
+    with pytest.raises(ValueError, match="reference to 'stray': it is not part of the file"):
+        _write_builder(zarr_path, root)
+    root = GroupBuilder("root", groups={"g": GroupBuilder("g", attributes={"ref": ReferenceBuilder(stray)})})
+    with pytest.raises(ValueError, match="reference to 'stray'"):
+        _write_builder(zarr_path, root)

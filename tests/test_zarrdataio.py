@@ -308,3 +308,39 @@ def test_get_io_params_round_trip_writes_the_same_array(tmp_path):
     second = write_one(tmp_path / "second.zarr", ZarrDataIO(DATA, **original.get_io_params()))
     assert first == second
     np.testing.assert_array_equal(read_one(tmp_path / "second.zarr")[:], DATA)
+
+
+class XorBytesCodec(BytesCodec):
+    """A third-party serializer: little-endian bytes with every byte XOR-ed with 0x5A."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": "test.xor-bytes"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> XorBytesCodec:
+        return cls()
+
+    def _encode_sync(self, chunk_array, chunk_spec):
+        encoded = super()._encode_sync(chunk_array, chunk_spec)
+        raw = np.frombuffer(encoded.as_buffer_like(), dtype=np.uint8) ^ 0x5A
+        return chunk_spec.prototype.buffer.from_bytes(raw.tobytes())
+
+    def _decode_sync(self, chunk_bytes, chunk_spec):
+        raw = np.frombuffer(chunk_bytes.as_buffer_like(), dtype=np.uint8) ^ 0x5A
+        return super()._decode_sync(chunk_spec.prototype.buffer.from_bytes(raw.tobytes()), chunk_spec)
+
+    async def _encode_single(self, chunk_array, chunk_spec):
+        return self._encode_sync(chunk_array, chunk_spec)
+
+    async def _decode_single(self, chunk_bytes, chunk_spec):
+        return self._decode_sync(chunk_bytes, chunk_spec)
+
+
+def test_third_party_serializer_registered_with_zarr_round_trips(tmp_path):
+    zarr.registry.register_codec("test.xor-bytes", XorBytesCodec)
+    path = tmp_path / "f.zarr"
+    meta = write_one(path, ZarrDataIO(DATA, serializer=XorBytesCodec(), compressors=False))
+    assert meta["codecs"] == [{"name": "test.xor-bytes"}]
+    stored = (path / "d" / "c" / "0" / "0").read_bytes()
+    assert stored != DATA.astype("<i4").tobytes()
+    np.testing.assert_array_equal(read_one(path)[:], DATA)

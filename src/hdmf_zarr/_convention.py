@@ -49,6 +49,17 @@ def builder_path(builder: Any) -> str:
     return "/" + "/".join(reversed(names))
 
 
+def reference_path(target: Any) -> str:
+    """The stored path of an object reference's target; ValueError when the target is not in a file."""
+    top = root_of(target)
+    if top.name == ROOT_NAME:
+        return builder_path(target)
+    raise ValueError(
+        f"Cannot store a reference to '{target.name}': it is not part of the file being written "
+        f"(its top-level parent is '{top.name}'). Add the referenced object to the file first."
+    )
+
+
 def root_of(builder: Any) -> Any:
     """The top builder above ``builder``."""
     while builder.parent is not None:

@@ -14,7 +14,7 @@ from hdmf.spec import DtypeSpec, RefSpec
 from ._convention import (
     COMPOUND_DTYPE_MIN_STRING_LENGTH,
     attribute_reference,
-    builder_path,
+    reference_path,
 )
 
 STRING_DTYPE = np.dtypes.StringDType()
@@ -250,7 +250,7 @@ def _text_field_widths(fields: list[Any], data: Any) -> dict[int, int]:
 
 def _field_text(value: Any) -> str:
     if isinstance(value, (ReferenceBuilder, Builder)):
-        return builder_path(value.builder if isinstance(value, ReferenceBuilder) else value)
+        return reference_path(value.builder if isinstance(value, ReferenceBuilder) else value)
     if value is None:
         return ""
     if isinstance(value, dict):
@@ -328,9 +328,9 @@ def json_safe_attribute(key: str, value: Any, where: str) -> Any:
     Raises TypeError naming the attribute and object when the value has no JSON form.
     """
     if isinstance(value, ReferenceBuilder):
-        return attribute_reference(builder_path(value.builder))
+        return attribute_reference(reference_path(value.builder))
     if isinstance(value, Builder):
-        return attribute_reference(builder_path(value))
+        return attribute_reference(reference_path(value))
     try:
         return _json_value(value)
     except _NotJsonable as err:

@@ -26,6 +26,7 @@ from ._convention import (
     SAME_STORE,
     builder_path,
     link_entry,
+    reference_path,
 )
 from ._copy import copy_settings, region_converter, source_dtype
 from ._h5filters import is_h5py_dataset
@@ -256,9 +257,9 @@ def _is_reference_data(data: Any) -> bool:
 def _reference_paths(data: Any, where_text: str) -> np.ndarray:
     def path_of(value: Any) -> str:
         if isinstance(value, ReferenceBuilder):
-            return builder_path(value.builder)
+            return reference_path(value.builder)
         if isinstance(value, Builder):
-            return builder_path(value)
+            return reference_path(value)
         if isinstance(value, str):
             return value
         raise TypeError(f"Cannot write reference dataset '{where_text}': {value!r} is not a reference.")
