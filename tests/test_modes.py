@@ -130,3 +130,15 @@ def test_append_to_dataset_is_visible_to_next_reader(zarr_path):
         data.append(np.array([4.0, 5.0]))
     with NWBZarrIO(zarr_path, "r") as io:
         assert io.read().acquisition["ts"].data[:].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_w_on_a_store_object_replaces_its_hierarchy():
+    from zarr.storage import MemoryStore
+
+    store = MemoryStore()
+    _write(store, mock_NWBFile(session_description="first"))
+    second = _write(store, mock_NWBFile(session_description="second"))
+    with NWBZarrIO(store, "r") as io:
+        read = io.read()
+        assert read.session_description == "second"
+        assert read.identifier == second.identifier

@@ -43,6 +43,7 @@ from ._read import BuilderReader, StoreIndex, make_reference_dataset
 from ._stores import (
     ALL_MODES,
     READ_MODES,
+    clear_store,
     get_store_path,
     is_url,
     is_v2_store,
@@ -157,10 +158,8 @@ class ZarrIO(HDMFIO):
                 raise FileExistsError(
                     f"Unable to create '{self.source}' in mode '{self.__mode}': a Zarr store already exists there."
                 )
-            if self.__mode == "w" and not isinstance(self.__path, str):
-                from ._stores import clear_store
-
-                clear_store(store)
+            if self.__mode == "w" and (is_v3_store(store) or is_v2_store(store)):
+                clear_store(store)  # a Zarr hierarchy in a store object or remote location
             self._write_root_document()
         elif is_v3_store(store):
             pass
