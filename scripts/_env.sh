@@ -16,7 +16,9 @@ find_python() {
 if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
 fi
-if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] ||
+    [ tests/codec_package/pyproject.toml -nt .venv/.installed ]; then
+    # the package with its test extras, and a test-only codec package registered through entry points
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" ./tests/codec_package
     touch .venv/.installed
 fi

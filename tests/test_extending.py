@@ -1,0 +1,137 @@
+"""zarr-python 3's extension points through hdmf_zarr: codecs found by entry point, custom stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import numpy as np
+import pytest
+from hdmf.build import DatasetBuilder, GroupBuilder
+from pynwb.testing.mock.base import mock_TimeSeries
+from pynwb.testing.mock.file import mock_NWBFile
+from zarr.abc.store import Store
+from zarr.storage import LocalStore, MemoryStore, WrapperStore
+
+from hdmf_zarr import NWBZarrIO, ZarrDataIO, ZarrIO
+
+DATA = np.arange(-50, 50, dtype="int32").reshape(10, 10)
+
+
+def _entry_point_codecs() -> dict[str, Any]:
+    pytest.importorskip("hdmf_zarr_testcodecs", reason="the test codec package (tests/codec_package) is not installed")
+    from zarr.registry import get_codec_class
+
+    return {
+        "filter": get_codec_class("hdmf_zarr_test.negate")(),
+        "serializer": get_codec_class("hdmf_zarr_test.xor-bytes")(),
+        "compressor": get_codec_class("hdmf_zarr_test.reverse")(),
+    }
+
+
+def _write_codec_file(path, **settings) -> None:
+    nwbfile = mock_NWBFile()
+    nwbfile.add_acquisition(mock_TimeSeries(name="custom", data=ZarrDataIO(DATA, chunks=(5, 5), **settings)))
+    nwbfile.add_acquisition(mock_TimeSeries(name="plain", data=DATA))
+    with NWBZarrIO(path, "w") as io:
+        io.write(nwbfile)
+
+
+_FRESH_READ = textwrap.dedent(
+    """
+    import sys, json
+    from hdmf_zarr import NWBZarrIO
+    with NWBZarrIO(sys.argv[1], "r") as io:
+        data = io.read().acquisition["custom"].data
+        before = "hdmf_zarr_testcodecs" in sys.modules
+        values = data[:].tolist()
+    print(json.dumps({"values": values, "imported_before_access": before,
+                      "imported_after": "hdmf_zarr_testcodecs" in sys.modules}))
+    """
+)
+
+
+def _read_in_fresh_process(path) -> dict:
+    result = subprocess.run([sys.executable, "-c", _FRESH_READ, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_entry_point_codecs_as_filter_serializer_and_compressor(zarr_path):
+    codecs = _entry_point_codecs()
+    _write_codec_file(
+        zarr_path, filters=[codecs["filter"]], serializer=codecs["serializer"], compressors=[codecs["compressor"]]
+    )
+    meta = json.loads((zarr_path / "acquisition" / "custom" / "data" / "zarr.json").read_text())
+    assert [c["name"] for c in meta["codecs"]] == [
+        "hdmf_zarr_test.negate",
+        "hdmf_zarr_test.xor-bytes",
+        "hdmf_zarr_test.reverse",
+    ]
+    fresh = _read_in_fresh_process(zarr_path)
+    assert fresh["values"] == DATA.tolist()
+    assert fresh["imported_after"]
+
+
+def test_numcodecs_wrapper_codecs_read_back_in_a_fresh_process(zarr_path):
+    from zarr.codecs.numcodecs import Delta, Zlib
+
+    _write_codec_file(zarr_path, filters=[Delta(dtype="<i4")], compressors=[Zlib(level=3)])
+    meta = json.loads((zarr_path / "acquisition" / "custom" / "data" / "zarr.json").read_text())
+    assert [c["name"] for c in meta["codecs"]] == ["numcodecs.delta", "bytes", "numcodecs.zlib"]
+    assert _read_in_fresh_process(zarr_path)["values"] == DATA.tolist()
+
+
+class CountingStore(WrapperStore[Store]):
+    """A store that counts the requests made to the store it wraps."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.counts: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    async def get(self, key, prototype, byte_range=None):
+        self._count("get")
+        return await self._store.get(key, prototype, byte_range)
+
+    async def set(self, key, value):
+        self._count("set")
+        return await self._store.set(key, value)
+
+    def with_read_only(self, read_only: bool = False) -> CountingStore:
+        return CountingStore(self._store.with_read_only(read_only))
+
+
+@pytest.mark.parametrize("inner", ["local", "memory"])
+def test_custom_store_subclass_round_trip(tmp_path, inner, nwbfile):
+    store = CountingStore(LocalStore(tmp_path / "s.zarr") if inner == "local" else MemoryStore())
+    with NWBZarrIO(store, "w") as io:
+        io.write(nwbfile)
+    assert store.counts["set"] > 0
+    writes = store.counts["set"]
+    with NWBZarrIO(store, "r") as io:
+        read = io.read()
+        name = next(k for k in read.acquisition if k.startswith("ElectricalSeries"))
+        np.testing.assert_array_equal(read.acquisition[name].data[:], nwbfile.acquisition[name].data[:])
+    assert store.counts["set"] == writes
+    assert store.counts["get"] > 0
+
+
+def test_read_only_custom_store_refuses_writes_before_changing_anything(tmp_path):
+    path = tmp_path / "ro.zarr"
+    with ZarrIO(path, "w") as io:
+        io.write_builder(GroupBuilder("root", datasets={"d": DatasetBuilder("d", data=np.arange(3))}))
+    before = {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    store = CountingStore(LocalStore(path, read_only=True))
+    for mode in ("w", "a", "r+"):
+        with pytest.raises(ValueError, match="read-only store"):
+            ZarrIO(store, mode)
+    assert store.counts.get("set", 0) == 0
+    assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
+    with ZarrIO(store, "r") as io:
+        assert io.read_builder()["d"].data[:].tolist() == [0, 1, 2]
