@@ -21,7 +21,9 @@ import numpy as np
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 from zarr.abc.store import Store
 from zarr.core.array_spec import ArrayConfig, ArraySpec
-from zarr.core.buffer import Buffer, default_buffer_prototype
+from zarr.core.buffer import Buffer
+
+from ._buffers import host_prototype
 
 _CODEC_KINDS = (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)
 
@@ -49,7 +51,7 @@ class ChunkEncoder:
         if self.supported:
             self.native = meta.data_type.to_native_dtype()
             self.fill = meta.fill_value
-            self.prototype = default_buffer_prototype()
+            self.prototype = host_prototype()  # we encode numpy data from host memory
             self.spec = ArraySpec(
                 shape=self.chunk_shape,
                 dtype=meta.data_type,

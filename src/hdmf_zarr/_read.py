@@ -22,6 +22,7 @@ from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
+from ._buffers import host_prototype
 from ._convention import (
     DTYPE_ATTR,
     LEGACY_DTYPE_ATTR,
@@ -88,7 +89,8 @@ class StoreIndex:
 
         async def one(key: str) -> Any:
             meta = self.nodes[key]
-            return await AsyncArray(metadata=meta, store_path=StorePath(self.store, key)).getitem(())
+            array = AsyncArray(metadata=meta, store_path=StorePath(self.store, key))
+            return await array.getitem((), prototype=host_prototype())
 
         async def all_of() -> list[Any]:
             return await asyncio.gather(*(one(k) for k in keys))

@@ -12,6 +12,7 @@ from hdmf.data_utils import DataIO
 from hdmf.utils import docval, getargs, popargs
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
+from ._buffers import host_buffers
 from ._dtypes import STRING_DTYPE
 from ._h5filters import hdf5_to_zarr_filters, is_h5py_dataset
 from ._parallel import ZarrIODataChunkIteratorQueue
@@ -242,6 +243,9 @@ class HDMFZarrArray(zarr.Array):
             yield self[index]
 
     def __getitem__(self, selection: Any) -> Any:
+        if self.async_array.dtype == STRING_DTYPE:
+            with host_buffers():  # text has no device representation
+                return _pythonic(super().__getitem__(selection))
         return _pythonic(super().__getitem__(selection))
 
     def __setitem__(self, selection: Any, value: Any) -> None:
