@@ -14,6 +14,7 @@ from hdmf.build import DatasetBuilder, GroupBuilder
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 from zarr.abc.store import Store
+from zarr.codecs import BytesCodec
 from zarr.storage import LocalStore, MemoryStore, WrapperStore
 
 from hdmf_zarr import NWBZarrIO, ZarrDataIO, ZarrIO
@@ -135,3 +136,45 @@ def test_read_only_custom_store_refuses_writes_before_changing_anything(tmp_path
     assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
     with ZarrIO(store, "r") as io:
         assert io.read_builder()["d"].data[:].tolist() == [0, 1, 2]
+
+
+def _rename_codec(path, old: str, new: str) -> None:
+    for doc in path.rglob("zarr.json"):
+        text = doc.read_text()
+        if f'"{old}"' in text:
+            doc.write_text(text.replace(f'"{old}"', f'"{new}"'))
+
+
+@pytest.mark.parametrize("role", ["compressor", "serializer", "filter"])
+@pytest.mark.parametrize("consolidated", [True, False])
+def test_missing_codec_fails_on_data_access_only(zarr_path, role, consolidated):
+    from zarr.codecs.numcodecs import Delta, Zlib
+
+    settings = {
+        "compressor": {"compressors": [Zlib(level=1)]},
+        "filter": {"filters": [Delta(dtype="<i4")]},
+        "serializer": {"serializer": BytesCodec(endian="big")},
+    }[role]
+    _write_codec_file(zarr_path, **settings)
+    old = {"compressor": "numcodecs.zlib", "filter": "numcodecs.delta", "serializer": "bytes"}[role]
+    if role == "serializer":  # rename only the custom array's serializer
+        doc = zarr_path / "acquisition" / "custom" / "data" / "zarr.json"
+        meta = json.loads(doc.read_text())
+        meta["codecs"][0]["name"] = "not.installed"
+        doc.write_text(json.dumps(meta))
+        root = json.loads((zarr_path / "zarr.json").read_text())
+        root["consolidated_metadata"]["metadata"]["acquisition/custom/data"] = meta
+        (zarr_path / "zarr.json").write_text(json.dumps(root))
+    else:
+        _rename_codec(zarr_path, old, "not.installed")
+    if not consolidated:
+        root = json.loads((zarr_path / "zarr.json").read_text())
+        root.pop("consolidated_metadata")
+        (zarr_path / "zarr.json").write_text(json.dumps(root))
+    with NWBZarrIO(zarr_path, "r") as io:
+        read = io.read()
+        assert read.acquisition["plain"].data[:].tolist() == DATA.tolist()
+        custom = read.acquisition["custom"]
+        assert custom.data.shape == DATA.shape
+        with pytest.raises(Exception, match=r"'/acquisition/custom/data'.*'not.installed'.*not installed"):
+            custom.data[:]

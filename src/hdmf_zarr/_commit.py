@@ -26,6 +26,7 @@ from zarr.storage import LocalStore, MemoryStore, StorePath
 from ._convention import LINKS_ATTR
 from ._copy import copy_block_shape, iter_regions
 from ._encode import encode_single_chunk, write_chunks
+from ._metadata import block_is_current, load_documents, parse_nodes
 from ._plan import ArrayNode, GroupNode, WritePlan
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
@@ -286,25 +287,12 @@ def write_consolidated(store: Store, nodes: Mapping[str, Any]) -> None:
     sync(Committer(store)._write_documents(docs))
 
 
-def _comparable(meta: Any) -> dict[str, Any]:
-    document = meta.to_dict()
-    document.pop("consolidated_metadata", None)
-    return document
-
-
 def refresh_consolidated(store: Store) -> bool:
     """Bring the consolidated block up to date with the store's nodes; False when it already was."""
-    from ._read import StoreIndex
-
-    nodes = StoreIndex.load(store, use_consolidated=False).nodes
-    block = nodes[""].consolidated_metadata
-    if block is not None:
-        current = block.flattened_metadata
-        if current.keys() == nodes.keys() - {""} and all(
-            _comparable(current[key]) == _comparable(nodes[key]) for key in current
-        ):
-            return False
-    write_consolidated(store, nodes)
+    root, documents = sync(load_documents(store, use_consolidated=False))
+    if block_is_current(root, documents):
+        return False
+    write_consolidated(store, parse_nodes(root, documents))
     return True
 
 

@@ -18,7 +18,7 @@ import zarr
 from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 from zarr.abc.store import Store
 from zarr.core.array import AsyncArray
-from zarr.core.group import AsyncGroup, GroupMetadata
+from zarr.core.group import GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
@@ -37,6 +37,7 @@ from ._convention import (
     reference_target,
 )
 from ._dtypes import STRING_DTYPE, compound_builder_dtype
+from ._metadata import load_documents, parse_nodes
 from .utils import HDMFZarrArray
 from .zarr_utils import BuilderZarrReferenceDataset, BuilderZarrTableDataset
 
@@ -61,16 +62,8 @@ class StoreIndex:
 
     @classmethod
     async def _load(cls, store: Store, use_consolidated: bool) -> StoreIndex:
-        root = await AsyncGroup.open(
-            StorePath(store), zarr_format=3, use_consolidated=None if use_consolidated else False
-        )
-        consolidated = root.metadata.consolidated_metadata if use_consolidated else None
-        if consolidated is not None:
-            nodes = dict(consolidated.flattened_metadata)
-        else:
-            nodes = {key: node.metadata async for key, node in root.members(max_depth=None)}
-        nodes[""] = root.metadata
-        return cls(store, nodes)
+        root, documents = await load_documents(store, use_consolidated)
+        return cls(store, parse_nodes(root, documents))
 
     def is_group(self, key: str) -> bool:
         return isinstance(self.nodes.get(key), GroupMetadata)
