@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zarr
 from hdmf.build import DatasetBuilder, GroupBuilder
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 from zarr.abc.store import Store
 from zarr.codecs import BytesCodec
+from zarr.core.buffer import cpu
 from zarr.storage import LocalStore, MemoryStore, WrapperStore
 
 from hdmf_zarr import NWBZarrIO, ZarrDataIO, ZarrIO
@@ -178,3 +180,46 @@ def test_missing_codec_fails_on_data_access_only(zarr_path, role, consolidated):
         assert custom.data.shape == DATA.shape
         with pytest.raises(Exception, match=r"'/acquisition/custom/data'.*'not.installed'.*not installed"):
             custom.data[:]
+
+
+class StandInDeviceArray(np.ndarray):
+    """Stands in for device memory on machines without a GPU: a distinct array type."""
+
+
+class StandInDeviceNDBuffer(cpu.NDBuffer):
+    """An NDBuffer prototype that allocates StandInDeviceArray, as zarr's GPU NDBuffer allocates cupy arrays."""
+
+    @classmethod
+    def create(cls, *, shape, dtype, order="C", fill_value=None):
+        out = super().create(shape=shape, dtype=dtype, order=order, fill_value=fill_value)
+        return cls(out.as_ndarray_like().view(StandInDeviceArray))
+
+    @classmethod
+    def from_numpy_array(cls, array_like):
+        return cls(np.asanyarray(array_like).view(StandInDeviceArray))
+
+    @classmethod
+    def empty(cls, shape, dtype, order="C"):
+        return cls(np.empty(shape, dtype=dtype, order=order).view(StandInDeviceArray))
+
+
+def test_buffer_prototype_arrays_reach_the_caller_without_a_host_copy(zarr_path):
+    """The contract enable_gpu() relies on, checked with a stand-in device array type (no GPU needed)."""
+    from hdmf.common import DynamicTable, VectorData
+    from zarr.registry import register_ndbuffer
+
+    register_ndbuffer(StandInDeviceNDBuffer, qualname="tests.StandInDeviceNDBuffer")
+    nwbfile = mock_NWBFile()
+    nwbfile.add_acquisition(mock_TimeSeries(name="ts", data=ZarrDataIO(np.arange(1000.0), chunks=(100,))))
+    words = VectorData(name="text", description="words", data=["alpha", "beta"])
+    nwbfile.add_acquisition(DynamicTable(name="notes", description="text", columns=[words]))
+    with NWBZarrIO(zarr_path, "w") as io:
+        io.write(nwbfile)
+    with zarr.config.set({"ndbuffer": "tests.StandInDeviceNDBuffer"}), NWBZarrIO(zarr_path, "r") as io:
+        read = io.read()
+        block = read.acquisition["ts"].data[10:20]
+        assert type(block) is StandInDeviceArray
+        assert block.tolist() == list(range(10, 20))
+        assert type(read.acquisition["ts"].rate) is float
+        assert isinstance(read.identifier, str)
+        assert list(read.acquisition["notes"]["text"][:]) == ["alpha", "beta"]
