@@ -102,3 +102,12 @@ def test_reference_to_an_object_outside_the_file_is_refused(zarr_path):
     root = GroupBuilder("root", groups={"g": GroupBuilder("g", attributes={"ref": ReferenceBuilder(stray)})})
     with pytest.raises(ValueError, match="reference to 'stray'"):
         _write_builder(zarr_path, root)
+
+
+def test_link_to_an_object_outside_the_file_is_refused(zarr_path):
+    from hdmf.build import LinkBuilder
+
+    stray = GroupBuilder("stray")
+    root = GroupBuilder("root", groups={"g": GroupBuilder("g", links={"l": LinkBuilder(stray, name="l")})})
+    with pytest.raises(ValueError, match="'stray': it is not part of the file"):
+        _write_builder(zarr_path, root)

@@ -30,6 +30,7 @@ from ._convention import (
 )
 from ._copy import copy_settings, region_converter, source_dtype
 from ._h5filters import is_h5py_dataset
+from ._stores import get_store_path
 
 
 @dataclass
@@ -119,7 +120,9 @@ class Planner:
         if self.is_written(link):
             return
         target = link.builder
-        parent.links.append(link_entry(link.name, self.link_source(target.source), builder_path(target)))
+        source = self.link_source(target.source)
+        path = reference_path(target) if source == SAME_STORE else builder_path(target)
+        parent.links.append(link_entry(link.name, source, path))
         self.plan.builders.append(link)
 
     def link_source(self, target_source: str | None) -> str:
@@ -159,8 +162,6 @@ class Planner:
 
     def _link_array(self, parent: GroupNode, builder: DatasetBuilder, array: zarr.Array, key: str) -> bool:
         """Record a link to an existing zarr array instead of copying it; False when it must be copied."""
-        from ._stores import get_store_path
-
         array_store = get_store_path(array.store)
         array_path = "/" + array.path.strip("/")
         if self.export_source is not None and array_store == self.export_source:
