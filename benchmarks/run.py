@@ -46,6 +46,7 @@ FULL_SIZES = {
     "bulk_mib": 256,  # size of the int16 ElectricalSeries data
     "n_channels": 384,  # columns of the ElectricalSeries data
     "chunks": [30000, 64],  # chunk shape of the ElectricalSeries data
+    "export_mib": 64,  # size of the gzip-compressed ElectricalSeries exported from HDF5
 }
 QUICK_SIZES = {
     "n_series": 50,
@@ -56,6 +57,7 @@ QUICK_SIZES = {
     "bulk_mib": 32,
     "n_channels": 384,
     "chunks": [30000, 64],
+    "export_mib": 16,
 }
 
 IMPL_LABELS = {
@@ -88,7 +90,21 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
         ["ours", "reference", "zarr"],
         "zarr",
     ),
+    "gzip-export": (
+        "export a {export_mib} MiB int16 (T, {n_channels}) ElectricalSeries, gzip level 4 in chunks {chunks}, "
+        "from HDF5 (NWBHDF5IO) to Zarr",
+        ["ours", "reference"],
+        "ours",
+    ),
+    "many-export": (
+        "export the many-objects file from HDF5 (NWBHDF5IO) to Zarr",
+        ["ours", "reference"],
+        "ours",
+    ),
 }
+
+#: export scenarios: the source is an HDF5 file written (untimed) by pynwb NWBHDF5IO
+EXPORT_KINDS = {"gzip": "gzip_write", "many": "many_write"}
 
 
 # ============================================================================================ worker
@@ -361,6 +377,42 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         with Probe() as memory:
             elapsed, _ = _timed(work, profile)
 
+    elif op == "gzip_write":  # the source of gzip-export, written with NWBHDF5IO (never timed for a table)
+        from hdmf.backends.hdf5 import H5DataIO
+
+        export_sizes = {**sizes, "bulk_mib": sizes["export_mib"]}
+        data = make_bulk_data(export_sizes)
+        result["checksum"] = checksum(data)
+        chunks = tuple(min(c, n) for c, n in zip(sizes["chunks"], data.shape))
+        wrapped = H5DataIO(data, chunks=chunks, compression="gzip", compression_opts=4)
+        nwbfile = build_bulk_nwbfile(export_sizes, wrapped)
+        io_class = tools["io"]
+
+        def work() -> None:
+            with io_class(path, mode="w") as io:
+                io.write(nwbfile)
+
+        with Probe() as memory:
+            elapsed, _ = _timed(work, profile)
+
+    elif op in ("gzip_export", "many_export"):
+        from pynwb import NWBHDF5IO
+
+        io_class, source = tools["io"], spec["source"]
+
+        def work() -> None:
+            with NWBHDF5IO(source, mode="r") as src, io_class(path, mode="w") as dst:
+                dst.export(src_io=src, write_args={"link_data": False})
+
+        with Probe() as memory:
+            elapsed, _ = _timed(work, profile)
+        with io_class(path, mode="r") as io:  # untimed: check what was written
+            nwbfile = io.read()
+            if op == "gzip_export":
+                result["checksum"] = checksum(np.asarray(nwbfile.acquisition["ElectricalSeries"].data[:]))
+            else:
+                result["check"] = {"acquisition": len(nwbfile.acquisition), "units": len(nwbfile.units.id)}
+
     elif op == "bulk_read":
         if impl == "zarr":
             source = tools["zarr"].open_array(path, mode="r")
@@ -484,8 +536,10 @@ class Runner:
         suffix = ".nwb" if impl == "hdf5" else (".zarr" if impl == "zarr" else ".nwb.zarr")
         return str(self.workdir / kind / f"{impl}-{tag}{suffix}")
 
-    def worker(self, impl: str, op: str, path: str, profile: str | None = None) -> dict[str, Any]:
-        spec = {"impl": impl, "op": op, "path": path, "sizes": self.sizes, "profile": profile}
+    def worker(
+        self, impl: str, op: str, path: str, profile: str | None = None, source: str | None = None
+    ) -> dict[str, Any]:
+        spec = {"impl": impl, "op": op, "path": path, "sizes": self.sizes, "profile": profile, "source": source}
         command = [self.pythons[impl], str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
         started = time.perf_counter()
         try:
@@ -509,6 +563,8 @@ class Runner:
         return {"error": f"worker exited with {done.returncode}: " + (tail[-1] if tail else "no output")}
 
     def _write_op(self, kind: str) -> str:
+        if kind == "gzip":
+            return "gzip_write"
         return "many_write" if kind == "many" else "bulk_write"
 
     def ensure_file(self, kind: str, impl: str) -> tuple[str | None, str | None]:
@@ -540,23 +596,32 @@ class Runner:
                 _, error = self.ensure_file(kind, impl)
                 if error:
                     failed[impl] = {"error": error}
+            elif action == "export":
+                _, error = self.ensure_file(kind, "hdf5")
+                if error:
+                    failed[impl] = {"error": error}
         runs: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
         repeat = self.args.repeat
         for index in range(repeat):
             for impl in impls:
                 if impl in failed:
                     continue
-                if action == "write":
-                    path = self._path(kind, impl, f"run{index}")
+                source = None
+                if action in ("write", "export"):
+                    path = self._path(kind, impl, f"run{index}" if action == "write" else f"export{index}")
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    if action == "export":
+                        source = self.files[(kind, "hdf5")]
                 else:
                     path = self.files[(kind, impl)]
                 _log(f"  {scenario} / {impl}: run {index + 1} of {repeat}")
-                result = self.worker(impl, op, path)
+                result = self.worker(impl, op, path, source=source)
                 if "error" in result:
                     failed[impl] = {"error": result["error"], "runs": runs[impl]}
                     continue
                 runs[impl].append(result)
+                if action == "export":
+                    _remove(path)
                 if action == "write":
                     previous = self.files.get((kind, impl))
                     self.files[(kind, impl)] = path  # the newest file serves the read scenario
@@ -569,10 +634,12 @@ class Runner:
 
     def profile(self, scenario: str, kind: str, action: str) -> dict[str, Any]:
         profile_path = RESULTS_DIR / f"profile-{scenario}-ours.prof"
-        path = self._path(kind, "ours", "profile") if action == "write" else self.files[(kind, "ours")]
+        fresh = action in ("write", "export")
+        path = self._path(kind, "ours", "profile") if fresh else self.files[(kind, "ours")]
+        source = self.files[(kind, "hdf5")] if action == "export" else None
         _log(f"  {scenario} / ours: profiling run (cProfile) -> {profile_path}")
-        result = self.worker("ours", f"{kind}_{action}", path, profile=str(profile_path))
-        if action == "write":
+        result = self.worker("ours", f"{kind}_{action}", path, profile=str(profile_path), source=source)
+        if fresh:
             _remove(path)
         if "error" in result:
             return {"error": result["error"]}
@@ -685,6 +752,8 @@ def render(
             lines.append("   just before the timed write, which already holds the data)")
         elif scenario == "bulk-read":
             lines.append(f"  (peak RSS +MiB includes the {sizes['bulk_mib']} MiB result array)")
+        elif scenario == "gzip-export":
+            lines.append(f"  (one chunk {chunk_mib:.2f} MiB; peak RSS +MiB includes reading the NWB file with pynwb)")
     lines.append("")
     lines.append("Targets:")
     lines.extend("  " + line for line in check_targets(results, chunk_mib))
@@ -739,7 +808,22 @@ def check_targets(results: dict[str, Any], chunk_mib: float) -> list[str]:
         ratio = ours / raw if ours and raw else None
         ok = None if ratio is None else ratio <= 1.1
         lines.append(f"bulk-read   ours / raw zarr = {_fmt(ratio, '.2f', 'x')}   (target <= 1.1x)   {verdict(ok)}")
-    for scenario in ("bulk-write", "bulk-read"):
+    for scenario, label in (("gzip-export", "gzip-export"), ("many-export", "many-export")):
+        if scenario not in results:
+            continue
+        ours, ref = _best(results, scenario, "ours"), _best(results, scenario, "reference")
+        speedup = ref / ours if ours and ref else None
+        ok = None if speedup is None else speedup >= 5
+        lines.append(f"{label} reference / ours = {_fmt(speedup, '.1f', 'x')}   (target >= 5x)   {verdict(ok)}")
+        if scenario == "gzip-export":
+            mem = results[scenario].get("ours", {}).get("rss_peak_above_baseline_mib")
+            ref_mem = results[scenario].get("reference", {}).get("rss_peak_above_baseline_mib")
+            if mem is not None:
+                lines.append(
+                    f"gzip-export ours peak RSS = {mem:.1f} MiB = {mem / chunk_mib:.1f} chunks "
+                    f"(reference: {_fmt(ref_mem, '.1f')} MiB; target: a few chunks, whatever the data size)"
+                )
+    for scenario in ("bulk-write", "bulk-read", "gzip-export"):
         sums = {impl: e.get("checksum") for impl, e in results.get(scenario, {}).items() if "checksum" in e}
         if len(set(sums.values())) > 1:
             lines.append(f"WARNING: {scenario} checksums differ between implementations: {sums}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest_interop import reference_python  # noqa: F401  (a fixture, registered by importing it here)
+from conftest_stores import s3_bucket, s3_server, store_kind  # noqa: F401  (fixtures)
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 

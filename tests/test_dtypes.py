@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zarr
 from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder
 
 from hdmf_zarr import ZarrIO
-from hdmf_zarr.utils import HDMFZarrArray
+from hdmf_zarr.utils import HDMFZarrArray, ZarrDataIO
 
 UTC = datetime.UTC
 
@@ -251,19 +252,34 @@ def test_bytes_that_are_not_utf8_raise_value_error_naming_the_dataset(tmp_path, 
         ("2020-01-02T03:04:05+00:00", "isodatetime", "string", "str", str),
     ],
 )
-def test_scalar_is_a_0d_array_with_chunk_key_c(tmp_path, data, spec_dtype, data_type, dtype_attr, read_type):
+def test_scalar_is_a_0d_array_whose_fill_value_holds_the_value(
+    tmp_path, data, spec_dtype, data_type, dtype_attr, read_type
+):
     path = tmp_path / "f.zarr"
     write_root(path, datasets=[DatasetBuilder("s", data=data, dtype=spec_dtype)])
     meta = node_json(path, "s")
+    expected = data.decode() if isinstance(data, bytes) else data
     assert meta["shape"] == []
     assert meta["chunk_grid"] == {"name": "regular", "configuration": {"chunk_shape": []}}
     assert meta["data_type"] == data_type
     assert meta["attributes"] == {"_DTYPE": dtype_attr}
-    assert (path / "s" / "c").is_file()
+    assert meta["hdmf_zarr.inline_scalar"] == {"must_understand": False}
+    assert meta["fill_value"] == expected
+    assert not (path / "s" / "c").exists()  # the value is in the metadata: no chunk object
+    assert zarr.open_array(path / "s", mode="r")[()] == expected  # any zarr reader gets the value
     value = read_root(path)["s"].data
     assert type(value) is read_type
-    expected = data.decode() if isinstance(data, bytes) else data
     assert value == expected
+
+
+def test_scalar_with_a_chosen_fill_value_is_stored_in_chunk_c(tmp_path):
+    path = tmp_path / "f.zarr"
+    data = ZarrDataIO(np.array(7, dtype="int32"), fillvalue=1)
+    write_root(path, datasets=[DatasetBuilder("s", data=data, dtype="int32")])
+    meta = node_json(path, "s")
+    assert meta["fill_value"] == 1 and "hdmf_zarr.inline_scalar" not in meta
+    assert (path / "s" / "c").is_file()
+    assert read_root(path)["s"].data == 7
 
 
 def test_scalar_equal_to_the_fill_value_writes_no_chunk(tmp_path):

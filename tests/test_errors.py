@@ -60,17 +60,15 @@ def test_bad_link_target_on_read(zarr_path):
             io.read_builder()
 
 
-def test_zarr_v2_store_says_what_it_is(tmp_path):
+def test_zarr_v2_store_is_read_only(tmp_path):
     store = tmp_path / "legacy.zarr"
     store.mkdir()
     (store / ".zgroup").write_text('{"zarr_format": 2}')
-    with pytest.raises(ValueError, match="Zarr v2 file and ZarrIO reads and writes Zarr v3") as info:
-        ZarrIO(store, "r")
-    assert "NWBZarr" not in str(info.value)
-    with pytest.raises(ValueError, match="Zarr v2 file.*NWBZarrV2IO"):
-        NWBZarrIO(store, "r")
-    with pytest.raises(ValueError, match="Zarr v2 file"):
-        ZarrIO(store, "a")
+    with ZarrIO(store, "r") as io:
+        assert io.read_builder().name == "root"
+    for mode in ("a", "r+"):
+        with pytest.raises(ValueError, match=r"Zarr v2 file.*cannot be opened in mode.*convert_to_v3"):
+            NWBZarrIO(store, mode)
     assert sorted(p.name for p in store.iterdir()) == [".zgroup"]
 
 

@@ -363,10 +363,25 @@ def _store_layout(root: Path, ignore_attributes: tuple[str, ...] = ()) -> tuple[
         if "zarr.json" in files:
             meta = json.loads((Path(folder) / "zarr.json").read_text())
             meta.pop("consolidated_metadata", None)
+            _undo_inline_scalar(meta, os.path.relpath(folder, root), keys)
             for attribute in ignore_attributes:
                 meta.get("attributes", {}).pop(attribute, None)
             nodes[os.path.relpath(folder, root)] = json.dumps(meta, sort_keys=True)
     return nodes, keys
+
+
+def _undo_inline_scalar(meta: dict[str, Any], key: str, keys: set[str]) -> None:
+    """Describe one of our inline scalars (docs/convention.md §5) as the reference stores it: the type's zero
+    as fill value and the value in chunk ``c``, which is left out when the value is that zero."""
+    if meta.pop("hdmf_zarr.inline_scalar", None) is None:
+        return
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+
+    data_type = ArrayV3Metadata.from_dict(dict(meta)).data_type
+    zero = data_type.to_json_scalar(data_type.default_scalar(), zarr_format=3)
+    if meta["fill_value"] != zero:
+        keys.add(os.path.join(key, "c"))
+    meta["fill_value"] = zero
 
 
 def _layout_diffs(expected: Path, actual: Path, ignore_attributes: tuple[str, ...] = ()) -> list[str]:

@@ -165,7 +165,11 @@ def test_scalar_reference_is_a_0d_string_array_read_as_a_reference_builder(tmp_p
     root.set_dataset(DatasetBuilder("one", data=ReferenceBuilder(g), dtype="object"))
     write(tmp_path / "f.zarr", root)
     meta = node_json(tmp_path / "f.zarr", "one")
-    assert (meta["shape"], meta["data_type"], meta["attributes"]) == ([], "string", {"_DTYPE": "object_reference"})
+    assert (meta["shape"], meta["data_type"]) == ([], "string")
+    assert meta["attributes"] == {"_DTYPE": "object_reference"}
+    assert meta["hdmf_zarr.inline_scalar"] == {"must_understand": False}
+    assert meta["fill_value"] == "/g"  # the path lives in the metadata; no chunk is stored
+    assert not (tmp_path / "f.zarr" / "one" / "c").exists()
     read = ZarrIO(tmp_path / "f.zarr", "r").read_builder()
     assert isinstance(read["one"].data, ReferenceBuilder)
     assert read["one"].data.builder is read["g"]

@@ -2,7 +2,18 @@
 
 from ._version import __version__
 from .backend import ZarrIO
+from .backend_zarrv2 import IncompleteConversionError, ZarrV2IO, is_zarr_v2_file
 from .nwb import NWBZarrIO
+from .nwb_zarrv2 import NWBZarrV2IO
 from .utils import ZarrDataIO
 
-__all__ = ["ZarrIO", "ZarrDataIO", "NWBZarrIO", "__version__"]
+__all__ = [
+    "ZarrIO",
+    "ZarrDataIO",
+    "NWBZarrIO",
+    "ZarrV2IO",
+    "NWBZarrV2IO",
+    "is_zarr_v2_file",
+    "IncompleteConversionError",
+    "__version__",
+]

@@ -23,14 +23,19 @@ from zarr.core.group import ConsolidatedMetadata, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore, StorePath
 
+from ._chunkcopy import ArrayCopy, run_bounded, stage_small_sources
 from ._convention import LINKS_ATTR
-from ._copy import copy_block_shape, iter_regions
+from ._copy import OPTIONS
 from ._encode import encode_single_chunk, write_chunks
+from ._inline import can_inline, inline
 from ._metadata import block_is_current, load_documents, parse_nodes
 from ._plan import ArrayNode, GroupNode, WritePlan
+from ._progress import NoProgress, ProgressOption, chunk_count, progress_bar
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
 SMALL_ARRAY_BYTES = 4 << 20
+#: lazy sources (h5py datasets, zarr arrays) up to this many bytes are read in the staging batch
+SMALL_SOURCE_BYTES = 1 << 20
 #: staged bytes after which the staging store is flushed to the target
 STAGING_FLUSH_BYTES = 256 << 20
 _META = "zarr.json"
@@ -101,6 +106,8 @@ class MetadataFactory:
             template = self.templates[key] = array.metadata
         meta = copy.copy(template)
         object.__setattr__(meta, "attributes", dict(node.attributes))
+        if can_inline(node.shape, node.values, node.settings):
+            meta = inline(meta, node.values)
         return meta
 
 
@@ -115,9 +122,13 @@ def _nbytes(node: ArrayNode) -> int:
 class Committer:
     """Writes a WritePlan into ``store``; ``existing`` holds metadata of nodes already in the store."""
 
-    def __init__(self, store: Store, existing: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, store: Store, existing: Mapping[str, Any] | None = None, progress: ProgressOption = False
+    ) -> None:
         self.store = store
         self.existing = dict(existing or {})
+        self.progress = progress
+        self.bar: Any = NoProgress()  # advanced once per chunk streamed (big arrays, copies)
         self.prototype = default_buffer_prototype()
         self.written: dict[str, Any] = {}  # key -> metadata of every node this commit wrote
 
@@ -144,15 +155,18 @@ class Committer:
         for node in plan.arrays.values():
             self.written[node.key] = node.metadata
             documents.update(self._encode(node.key, node.metadata))
+        documents.update(await stage_small_sources(plan.arrays.values(), SMALL_SOURCE_BYTES, STAGING_FLUSH_BYTES))
         fallback = self._encode_small_chunks(plan, documents)
         await self._clear_replaced_arrays(plan)
         await self._write_documents(documents)
         await self._write_small_arrays(fallback)
-        for node in plan.arrays.values():
-            if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES:
+        big = [node for node in plan.arrays.values() if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES]
+        copies = [node for node in plan.arrays.values() if node.source is not None]
+        total = sum(chunk_count(node.metadata) for node in big + copies)
+        with progress_bar(self.progress if total else False, total, "writing chunks") as self.bar:
+            for node in big:
                 await self._write_block(node, node.values, None)
-            elif node.source is not None:
-                await self._copy_source(node)
+            await run_bounded((lambda n=node: self._copy_source(n) for node in copies), OPTIONS.jobs)
 
     def _group_metadata(self, node: GroupNode) -> GroupMetadata | None:
         if not node.exists:
@@ -231,19 +245,16 @@ class Committer:
         values = as_ndarray(values)
         origin = tuple(r.start for r in region) if region is not None else None
         loop = asyncio.get_running_loop()
-        streamed = await asyncio.to_thread(write_chunks, self.store, node.key, node.metadata, values, loop, origin)
+        streamed = await asyncio.to_thread(
+            write_chunks, self.store, node.key, node.metadata, values, loop, origin, on_chunk=self.bar.update
+        )
         if not streamed:
             await self._async_array(node).setitem(region if region is not None else ..., values)
 
     async def _copy_source(self, node: ArrayNode) -> None:
-        """Copy a lazy source (zarr array, h5py dataset) in chunk-aligned blocks."""
-        grid = node.metadata.chunk_grid
-        outer = tuple(getattr(grid, "chunk_shape", node.shape))
-        itemsize = node.dtype.itemsize if isinstance(node.dtype, np.dtype) and node.dtype.kind != "T" else 64
-        block = copy_block_shape(node.shape, outer, itemsize)
-        for region in iter_regions(node.shape, block):
-            values = await asyncio.to_thread(lambda r=region: node.convert(node.source[r]))
-            await self._write_block(node, values, region)
+        """Copy a lazy source (zarr array, h5py dataset) chunk by chunk, as stored bytes where the codecs match."""
+        setitem = self._async_array(node).setitem
+        await ArrayCopy(self.store, node.key, node.metadata, node.source, node.convert, setitem, self.bar.update).run()
 
 
 def encode_metadata(meta: Any) -> dict[str, Buffer]:

@@ -23,6 +23,9 @@ REFERENCE_KEY = "_REFERENCE"
 DIMENSIONS_ATTR = "_ARRAY_DIMENSIONS"
 LEGACY_DTYPE_ATTR = "zarr_dtype"
 LEGACY_LINKS_ATTR = "zarr_link"
+#: extra field (``{"must_understand": false}``) of a 0-d array's zarr.json: its value is its fill value
+#: and it has no chunk (see _inline.py); outside ``attributes``, so no reader shows it as an attribute
+INLINE_SCALAR_FIELD = "hdmf_zarr.inline_scalar"
 
 #: attributes that belong to the convention and are never handed to HDMF as builder attributes
 RESERVED_ATTRS = frozenset(

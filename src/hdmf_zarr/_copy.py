@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import os
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -11,7 +15,44 @@ import zarr
 from zarr.abc.codec import ArrayArrayCodec, BytesBytesCodec
 
 from . import _dtypes as dt
-from ._h5filters import hdf5_to_zarr_filters, is_h5py_dataset
+from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
+
+
+@dataclass
+class CopyOptions:
+    """How existing arrays are copied (process-wide; change them with :func:`copy_options`).
+
+    ``chunk_copy``: store chunks whose codecs match as they are, without recompressing them.
+    ``workers``: blocks of one array in flight at once (each a few chunks).
+    ``jobs``: arrays copied at the same time.
+    ``compressors``: when not None, the compressors of every copied array (replacing the source's).
+    ``progress``: called with the logical bytes of each block copied.
+    """
+
+    chunk_copy: bool = True
+    workers: int = max(2, min(4, os.cpu_count() or 1))
+    jobs: int = 1
+    compressors: Any = None
+    progress: Callable[[int], None] | None = None
+
+
+OPTIONS = CopyOptions()
+
+
+@contextmanager
+def copy_options(**changes: Any) -> Iterator[CopyOptions]:
+    """Change :data:`OPTIONS` inside the ``with`` block (keywords given as None keep their value)."""
+    previous = {f.name: getattr(OPTIONS, f.name) for f in fields(OPTIONS)}
+    for name, value in changes.items():
+        if name not in previous:
+            raise TypeError(f"copy_options() got an unexpected keyword argument '{name}'")
+        if value is not None:
+            setattr(OPTIONS, name, value)
+    try:
+        yield OPTIONS
+    finally:
+        for name, value in previous.items():
+            setattr(OPTIONS, name, value)
 
 
 def native_dtype(source: Any) -> np.dtype:
@@ -21,7 +62,14 @@ def native_dtype(source: Any) -> np.dtype:
 
 
 def copy_settings(source: Any) -> dict[str, Any]:
-    """Storage settings of ``source`` expressed as ``create_array`` keywords."""
+    """Storage settings of ``source`` expressed as ``create_array`` keywords (``OPTIONS.compressors`` wins)."""
+    settings = _source_settings(source)
+    if OPTIONS.compressors is not None and (isinstance(source, zarr.Array) or is_h5py_dataset(source)):
+        settings["compressors"] = OPTIONS.compressors
+    return settings
+
+
+def _source_settings(source: Any) -> dict[str, Any]:
     if isinstance(source, zarr.Array):
         settings: dict[str, Any] = {"chunks": source.chunks, "fill_value": source.fill_value}
         if source.metadata.zarr_format == 3:
@@ -48,6 +96,8 @@ def copy_settings(source: Any) -> dict[str, Any]:
             settings["chunks"] = source.chunks
         if source.dtype.kind not in "OSUV" and source.fillvalue is not None:
             settings["fill_value"] = np.asarray(source.fillvalue).item()
+        if settings["compressors"] is None:
+            settings["compressors"] = fallback_compressors(source, stacklevel=4)
         if settings["compressors"] is None:
             settings.pop("compressors")
         if settings["filters"] is None:
@@ -142,11 +192,31 @@ def iter_regions(shape: tuple[int, ...], block: tuple[int, ...]) -> Iterator[tup
 
 
 def copy_block_shape(
-    shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int, target_bytes: int = 64 << 20
+    shape: tuple[int, ...],
+    chunks: tuple[int, ...],
+    itemsize: int,
+    source_chunks: tuple[int, ...] | None = None,
+    target_bytes: int = 1 << 20,
 ) -> tuple[int, ...]:
-    """A chunk-aligned block along the first axis holding about ``target_bytes``."""
+    """A block of whole target ``chunks`` to read from the source at once: a few chunks, never the array.
+
+    It covers whole ``source_chunks`` (so each source chunk is decompressed once) and grows along the
+    first axis until it holds about ``target_bytes`` (so tiny chunks are not read one by one).
+    """
     if not shape:
         return ()
-    row_bytes = max(1, itemsize * int(np.prod(shape[1:], dtype=np.int64)))
-    rows = max(chunks[0], (target_bytes // row_bytes) // chunks[0] * chunks[0])
-    return (min(rows, shape[0]) or 1, *shape[1:])
+    block = list(chunks)
+    if source_chunks is not None and len(source_chunks) == len(chunks):
+        block = [_covering(c, s) for c, s in zip(chunks, source_chunks)]
+    block = [min(b, -(-n // c) * c) for b, c, n in zip(block, chunks, shape)]
+    size = max(1, itemsize * int(np.prod(block, dtype=np.int64)))
+    if size < target_bytes and block[0] < shape[0]:
+        factor = max(1, target_bytes // size)
+        block[0] = min(block[0] * factor, -(-shape[0] // chunks[0]) * chunks[0])
+    return tuple(max(1, b) for b in block)
+
+
+def _covering(chunk: int, source_chunk: int) -> int:
+    """A multiple of ``chunk`` that ends on a ``source_chunk`` boundary when that is cheap, else covers one."""
+    common = math.lcm(chunk, source_chunk)
+    return common if common <= 4 * max(chunk, source_chunk) else chunk * -(-source_chunk // chunk)

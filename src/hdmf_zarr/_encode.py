@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +28,10 @@ from zarr.core.buffer import Buffer
 from ._buffers import host_prototype
 
 _CODEC_KINDS = (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)
+#: chunk uploads in flight at once for remote stores (object stores reward concurrency)
+REMOTE_WORKERS = 16
+#: about this many bytes of unencoded chunks are held at once while streaming an array
+IN_FLIGHT_BYTES = 512 << 20
 
 
 def _is_fill(values: np.ndarray, fill: Any) -> bool:
@@ -108,6 +114,12 @@ def _setter(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
     return lambda key, value: asyncio.run_coroutine_threadsafe(store.set(key, value), loop).result()
 
 
+def _default_workers(store: Store) -> int:
+    from ._stores import is_remote_store
+
+    return REMOTE_WORKERS if is_remote_store(store) else min(4, os.cpu_count() or 1)
+
+
 def write_chunks(
     store: Store,
     key: str,
@@ -116,10 +128,13 @@ def write_chunks(
     loop: asyncio.AbstractEventLoop,
     origin: tuple[int, ...] | None = None,
     workers: int | None = None,
+    on_chunk: Callable[[int], Any] | None = None,
 ) -> bool:
     """Write ``values`` (placed at chunk-aligned ``origin``) chunk by chunk; False when unsupported.
 
-    At most about two chunks per worker are held at once, so memory stays a few chunks above the data.
+    At most about two chunks per worker (and about ``IN_FLIGHT_BYTES``) are held at once, so memory
+    stays a few chunks above the data. Remote stores get more workers: there, threads mostly wait on
+    uploads. ``on_chunk(1)`` is called after each chunk.
     """
     encoder = ChunkEncoder(meta)
     if not encoder.supported or values.ndim != len(encoder.chunk_shape):
@@ -129,13 +144,17 @@ def write_chunks(
         return False
     first = tuple(o // c for o, c in zip(origin, encoder.chunk_shape))
     store_set = _setter(store, loop)
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or _default_workers(store)
+    chunk_bytes = math.prod(encoder.chunk_shape) * max(encoder.native.itemsize, 1)
+    workers = max(1, min(workers, IN_FLIGHT_BYTES // (2 * max(chunk_bytes, 1))))
 
     def one(local: tuple[int, ...]) -> None:
         block = values[encoder.region(local, values.shape)]
         chunk_key, data = encoder.encode(tuple(f + i for f, i in zip(first, local)), block)
         if data is not None:
             store_set(f"{key}/{chunk_key}", data)
+        if on_chunk is not None:
+            on_chunk(1)
 
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -48,3 +48,23 @@ def hdf5_to_zarr_filters(h5dataset: Any) -> list[Any]:
         else:
             warnings.warn(f"{name} HDF5 filter id {filter_id} with properties {props} ignored in Zarr.", stacklevel=2)
     return codecs
+
+
+def fallback_compressors(h5dataset: Any, stacklevel: int = 3) -> list[Any] | None:
+    """``[ZstdCodec()]`` (with a warning) for a dataset compressed by a filter Zarr cannot express, else None.
+
+    Used when no compressor came out of :func:`hdf5_to_zarr_filters`: data stored compressed with
+    lzf, szip, scaleoffset, lz4, bitshuffle or an unknown filter is compressed with zstd in Zarr
+    rather than stored uncompressed.
+    """
+    plain = {"shuffle", "fletcher32"}
+    filters = getattr(h5dataset, "_filters", None) or {}
+    if all(str(f) in plain for f in filters):
+        return None
+    from zarr.codecs import ZstdCodec
+
+    warnings.warn(
+        f"{h5dataset.name}: its HDF5 compression has no Zarr equivalent; it is compressed with zstd instead",
+        stacklevel=stacklevel,
+    )
+    return [ZstdCodec()]

@@ -29,6 +29,7 @@ from ._convention import (
     reference_path,
 )
 from ._copy import copy_settings, region_converter, source_dtype
+from ._dask import dask_node, is_dask_array
 from ._h5filters import is_h5py_dataset
 from ._stores import get_store_path
 
@@ -56,6 +57,7 @@ class ArrayNode:
     source: Any = None  # array-like read region by region at commit (zarr.Array, h5py.Dataset)
     convert: Any = None  # applied to each region read from ``source``
     iterator: AbstractDataChunkIterator | None = None
+    dask: Any = None  # a dask array, written block by block after the commit (see _dask.py)
     metadata: Any = None  # ArrayV3Metadata, set by the committer
     overwrite: bool = False
 
@@ -95,6 +97,8 @@ class Planner:
         self.link_data = link_data
         self.export_source = export_source
         self.plan = WritePlan()
+        #: key -> (store, path): objects written as links to another store instead (kept external links)
+        self.redirects: dict[str, tuple[str, str]] = {}
 
     # ------------------------------------------------------------ groups and links
     def add_root(self, root: GroupBuilder) -> WritePlan:
@@ -109,7 +113,8 @@ class Planner:
             self.plan.builders.append(builder)
         self.plan.groups[key] = node
         for sub in builder.groups.values():
-            self.add_group(sub, join_key(key, sub.name))
+            if not self._redirect(node, sub, join_key(key, sub.name)):
+                self.add_group(sub, join_key(key, sub.name))
         for sub in builder.datasets.values():
             self.add_dataset(node, sub)
         for sub in builder.links.values():
@@ -117,13 +122,22 @@ class Planner:
         return node
 
     def add_link(self, parent: GroupNode, link: LinkBuilder) -> None:
-        if self.is_written(link):
+        if self.is_written(link) or self._redirect(parent, link, join_key(parent.key, link.name)):
             return
         target = link.builder
         source = self.link_source(target.source)
         path = reference_path(target) if source == SAME_STORE else builder_path(target)
         parent.links.append(link_entry(link.name, source, path))
         self.plan.builders.append(link)
+
+    def _redirect(self, parent: GroupNode, builder: Builder, key: str) -> bool:
+        """Write ``builder`` as a link to its counterpart in another store when ``key`` is redirected."""
+        target = self.redirects.get(key)
+        if target is None:
+            return False
+        parent.links.append(link_entry(builder.name, self.link_source(target[0]), target[1]))
+        self.plan.builders.append(builder)
+        return True
 
     def link_source(self, target_source: str | None) -> str:
         """The ``source`` of a link entry: "." inside this store, else a path relative to this store."""
@@ -135,18 +149,18 @@ class Planner:
             same.add(self.export_source)
         if target in same:
             return SAME_STORE
-        if "://" in target:
-            return target
-        return os.path.relpath(target, self.location).replace("\\", "/")
+        from ._stores import relative_source
+
+        return relative_source(self.location, target)
 
     def attributes(self, builder: Builder, key: str) -> dict[str, Any]:
         return {name: dt.json_safe_attribute(name, value, where(key)) for name, value in builder.attributes.items()}
 
     # ------------------------------------------------------------ datasets
     def add_dataset(self, parent: GroupNode, builder: DatasetBuilder) -> None:
-        if self.is_written(builder):
-            return
         key = join_key(parent.key, builder.name)
+        if self.is_written(builder) or self._redirect(parent, builder, key):
+            return
         data, settings, link_data = builder.data, {}, self.link_data
         if isinstance(data, DataIO):
             settings = dict(getattr(data, "io_settings", {}) or {})
@@ -195,6 +209,10 @@ class Planner:
             return self._iterator_node(builder, key, data, settings, attrs)
         kind = self._element_type(spec_dtype, data, builder, key)
         attrs[DTYPE_ATTR] = dt.type_name(kind)
+        if is_dask_array(data):
+            node = dask_node(key, data, kind, attrs, settings)
+            if node is not None:
+                return node
         if kind is str:
             values = dt.text_array(data, f"Dataset '{builder.name}' in '{where(key)}'")
         else:

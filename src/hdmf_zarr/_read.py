@@ -18,7 +18,7 @@ import zarr
 from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 from zarr.abc.store import Store
 from zarr.core.array import AsyncArray
-from zarr.core.group import GroupMetadata
+from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
@@ -37,6 +37,7 @@ from ._convention import (
     reference_target,
 )
 from ._dtypes import STRING_DTYPE, compound_builder_dtype
+from ._inline import inline_value, is_inline
 from ._metadata import load_documents, parse_nodes
 from .utils import HDMFZarrArray
 from .zarr_utils import BuilderZarrReferenceDataset, BuilderZarrTableDataset
@@ -65,11 +66,25 @@ class StoreIndex:
         root, documents = await load_documents(store, use_consolidated)
         return cls(store, parse_nodes(root, documents))
 
+    def prepare(self, ignored: Callable[[str], bool]) -> None:
+        """Hook run before builders are made from the index (the v2 index decodes legacy arrays here)."""
+
     def is_group(self, key: str) -> bool:
         return isinstance(self.nodes.get(key), GroupMetadata)
 
     def attributes(self, key: str) -> dict[str, Any]:
         return dict(self.nodes[key].attributes)
+
+    def native_dtype(self, key: str) -> np.dtype:
+        return self.nodes[key].data_type.to_native_dtype()
+
+    def chunk_shape(self, key: str) -> tuple[int, ...]:
+        meta = self.nodes[key]
+        return tuple(getattr(meta.chunk_grid, "chunk_shape", meta.shape))
+
+    def group(self, key: str = "") -> zarr.Group:
+        """The group at ``key`` built from metadata in hand (no store request)."""
+        return zarr.Group(AsyncGroup(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
 
     def array(self, key: str) -> HDMFZarrArray:
         """A lazy array for ``key`` built from metadata in hand (no store request)."""
@@ -78,7 +93,9 @@ class StoreIndex:
         return array
 
     def fetch_scalars(self, keys: list[str]) -> dict[str, Any]:
-        """Values of 0-d arrays, fetched concurrently."""
+        """Values of 0-d arrays: inline ones from their metadata, the others fetched concurrently."""
+        inline = {key: inline_value(self.nodes[key]) for key in keys if is_inline(self.nodes[key])}
+        keys = [key for key in keys if key not in inline]
 
         async def one(key: str) -> Any:
             meta = self.nodes[key]
@@ -88,7 +105,7 @@ class StoreIndex:
         async def all_of() -> list[Any]:
             return await asyncio.gather(*(one(k) for k in keys))
 
-        return dict(zip(keys, sync(all_of()))) if keys else {}
+        return {**inline, **dict(zip(keys, sync(all_of())))} if keys else inline
 
 
 def unwrap_scalar(value: Any) -> Any:
@@ -137,6 +154,7 @@ class BuilderReader:
             specloc = (reference_target(specloc) or {}).get("path")
         if specloc:
             self.ignored.add(specloc.strip("/"))
+        self.index.prepare(self._is_ignored)
         self.scalars.update(
             self.index.fetch_scalars(
                 [
@@ -210,10 +228,10 @@ class BuilderReader:
     def _dataset(self, key: str) -> DatasetBuilder:
         meta = self.index.nodes[key]
         attrs = self.index.attributes(key)
-        native = meta.data_type.to_native_dtype()
+        native = self.index.native_dtype(key)
         dtype = self._builder_dtype(key, native, attrs)
         shape = tuple(meta.shape)
-        chunk_shape = getattr(meta.chunk_grid, "chunk_shape", shape)
+        chunk_shape = self.index.chunk_shape(key)
         builder = DatasetBuilder(
             posixpath.basename(key),
             data=None,

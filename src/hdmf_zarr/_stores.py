@@ -1,8 +1,16 @@
-"""Turn what the user passed as ``path`` into an open zarr Store for a given mode."""
+"""Turn what the user passed as ``path`` into an open zarr Store for a given mode.
+
+``path`` may be a local folder, a ``.zip`` file (one-file store), a URL read through fsspec
+(``s3://``, ``gs://``, ``https://`` ...; ``storage_options`` go to the file system), an obstore
+store, or any zarr v3 ``Store`` (``MemoryStore``, ``ZipStore``, ``FsspecStore``, ``ObjectStore`` ...).
+``store_location`` names a store by a folder or URL, against which the relative ``source`` of an
+external link resolves (``resolve_source``) and from which it is computed (``relative_source``).
+"""
 
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,10 +22,18 @@ from zarr.storage import FsspecStore, LocalStore, ZipStore
 READ_MODES = ("r", "r-")
 WRITE_MODES = ("w", "w-", "x", "a", "r+")
 ALL_MODES = READ_MODES + WRITE_MODES
+READ_ONLY_PROTOCOLS = ("http", "https")
+#: the package that implements each fsspec protocol, for the error when it is missing
+_PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
+_HTTP_PACKAGES = "aiohttp"
 
 
 def is_url(path: Any) -> bool:
     return isinstance(path, str) and "://" in path
+
+
+def url_protocol(url: str) -> str:
+    return url.split("://", 1)[0].lower()
 
 
 def normalize_path(path: Any) -> Any:
@@ -29,17 +45,45 @@ def normalize_path(path: Any) -> Any:
     return path
 
 
-def get_store_path(store: Any) -> str:
-    """A printable location for a store: an absolute folder for local stores."""
+def _fsspec_url(store: FsspecStore) -> str:
+    protocol = store.fs.protocol
+    protocol = protocol[0] if isinstance(protocol, (list, tuple)) else protocol
+    path = store.path
+    if protocol in ("http", "https") or "://" in path:
+        return path if "://" in path else f"{protocol}://{path}"
+    return f"{protocol}://{path}"
+
+
+def _obstore_url(store: Any) -> str | None:
+    inner = getattr(store, "store", None)
+    config = getattr(inner, "config", None) or {}
+    prefix = str(getattr(inner, "prefix", None) or "").strip("/")
+    kind = type(inner).__name__
+    if kind == "S3Store" and config.get("bucket"):
+        return f"s3://{config['bucket']}/{prefix}".rstrip("/")
+    if kind == "GCSStore" and config.get("bucket"):
+        return f"gs://{config['bucket']}/{prefix}".rstrip("/")
+    if kind == "LocalStore" and prefix:
+        return "/" + prefix
+    return None
+
+
+def store_location(store: Any) -> str | None:
+    """The folder or URL a store lives at (a .zip store: its file), or None (memory, unknown stores)."""
     if isinstance(store, LocalStore):
         return str(Path(store.root).resolve())
     if isinstance(store, ZipStore):
         return str(Path(store.path).resolve())
     if isinstance(store, FsspecStore):
-        protocol = store.fs.protocol
-        protocol = protocol[0] if isinstance(protocol, (list, tuple)) else protocol
-        return f"{protocol}://{store.path}"
-    return str(store)
+        return _fsspec_url(store)
+    if type(store).__name__ == "ObjectStore":
+        return _obstore_url(store)
+    return None
+
+
+def get_store_path(store: Any) -> str:
+    """A printable location for a store: an absolute folder for local stores, a URL for remote ones."""
+    return store_location(store) or str(store)
 
 
 def store_folder(store: Any) -> str | None:
@@ -47,6 +91,40 @@ def store_folder(store: Any) -> str | None:
     if isinstance(store, LocalStore):
         return str(Path(store.root).resolve())
     return None
+
+
+def is_remote_store(store: Any) -> bool:
+    """True for stores whose requests go over a network (fsspec other than local/memory, obstore)."""
+    if isinstance(store, FsspecStore):
+        return _fsspec_url(store).split("://", 1)[0] not in ("file", "local", "memory")
+    if type(store).__name__ == "ObjectStore":
+        return type(getattr(store, "store", None)).__name__ not in ("LocalStore", "MemoryStore")
+    return False
+
+
+def resolve_source(location: str, source: str) -> str:
+    """The location a link ``source`` (relative to the store at ``location``, or absolute) names."""
+    if is_url(source):
+        return source
+    if os.path.isabs(source):
+        return os.path.normpath(source)
+    if is_url(location):
+        scheme, rest = location.split("://", 1)
+        return f"{scheme}://{posixpath.normpath(posixpath.join(rest, source))}"
+    return os.path.abspath(os.path.normpath(os.path.join(location, source)))
+
+
+def relative_source(location: str, target: str) -> str:
+    """``target`` as seen from the store at ``location``: relative when both are on one file system or
+    bucket, else ``target`` itself."""
+    if is_url(location) != is_url(target):
+        return target
+    if is_url(target):
+        (s1, r1), (s2, r2) = location.split("://", 1), target.split("://", 1)
+        if s1 != s2 or r1.split("/", 1)[0] != r2.split("/", 1)[0]:
+            return target
+        return posixpath.relpath("/" + r2, "/" + r1)
+    return os.path.relpath(target, location).replace("\\", "/")
 
 
 def has_key(store: Store, key: str) -> bool:
@@ -62,15 +140,6 @@ def is_v2_store(store: Store) -> bool:
 
 def is_v3_store(store: Store) -> bool:
     return has_key(store, "zarr.json")
-
-
-def _require_fsspec() -> None:
-    try:
-        import fsspec  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "Reading or writing a remote URL needs fsspec (and s3fs for s3://): pip install 'hdmf-zarr[remote]'"
-        ) from err
 
 
 def _clear_local(path: str, force_overwrite: bool) -> None:
@@ -94,16 +163,62 @@ def _clear_local(path: str, force_overwrite: bool) -> None:
     os.remove(path)
 
 
-def open_store(path: Any, mode: str, storage_options: dict | None = None, force_overwrite: bool = False) -> Store:
-    """Open ``path`` (folder, .zip file, URL or Store) as a zarr Store suitable for ``mode``."""
-    read_only = mode in READ_MODES
+def url_storage_options(url: str, storage_options: dict | None) -> dict[str, Any]:
+    """fsspec options for ``url``: the caller's, plus our defaults.
+
+    For S3, whole-object reads are made single requests (``max_concurrency=1``): otherwise s3fs asks
+    for every object's size (one more request per chunk or document) before reading it.
+    """
+    options = dict(storage_options or {})
+    if url_protocol(url) in ("s3", "s3a"):
+        options.setdefault("max_concurrency", 1)
+    return options
+
+
+def _open_url(url: str, mode: str, storage_options: dict | None) -> Store:
+    protocol = url_protocol(url)
+    if protocol in READ_ONLY_PROTOCOLS and mode not in READ_MODES:
+        raise ValueError(
+            f"Cannot open '{url}' in mode '{mode}': {protocol}:// URLs are read-only. "
+            "Write to a local path, an object store URL (s3://, gs://) or a zarr Store instead."
+        )
+    try:
+        import fsspec  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"Opening the URL '{url}' needs fsspec: pip install 'hdmf-zarr[remote]'") from err
+    try:
+        return FsspecStore.from_url(
+            url, storage_options=url_storage_options(url, storage_options), read_only=mode in READ_MODES
+        )
+    except ImportError as err:
+        package = _PROTOCOL_PACKAGES.get(protocol) or (_HTTP_PACKAGES if protocol in READ_ONLY_PROTOCOLS else None)
+        hint = f"{package}: pip install {package}" if package else "its fsspec implementation"
+        if protocol in ("s3", "s3a") or protocol in READ_ONLY_PROTOCOLS:
+            hint += " (or pip install 'hdmf-zarr[remote]')"
+        raise ImportError(f"Opening {protocol}:// URLs ('{url}') needs {hint}. ({err})") from err
+
+
+def as_store(path: Any, mode: str) -> Store | None:
+    """``path`` as a zarr Store when it already is one (or an obstore store); None otherwise."""
     if isinstance(path, Store):
-        if not read_only and path.read_only:
-            raise ValueError(f"Cannot open the read-only store {path} in mode '{mode}'.")
         return path
+    if type(path).__module__.split(".")[0] == "obstore":
+        from zarr.storage import ObjectStore
+
+        return ObjectStore(path, read_only=mode in READ_MODES)
+    return None
+
+
+def open_store(path: Any, mode: str, storage_options: dict | None = None, force_overwrite: bool = False) -> Store:
+    """Open ``path`` (folder, .zip file, URL, Store or obstore store) as a zarr Store suitable for ``mode``."""
+    read_only = mode in READ_MODES
+    store = as_store(path, mode)
+    if store is not None:
+        if not read_only and store.read_only:
+            raise ValueError(f"Cannot open the read-only store {store} in mode '{mode}'.")
+        return store
     if is_url(path) or storage_options is not None:
-        _require_fsspec()
-        return FsspecStore.from_url(str(path), storage_options=storage_options or {}, read_only=read_only)
+        return _open_url(str(path), mode, storage_options)
     if path.endswith(".zip"):
         return _open_zip(path, mode, force_overwrite)
     exists = os.path.exists(path)
@@ -131,7 +246,20 @@ def _open_zip(path: str, mode: str, force_overwrite: bool) -> Store:
 
 
 def clear_store(store: Store) -> None:
+    """Delete every key of ``store`` (object stores: in bulk requests rather than one per key)."""
+    if isinstance(store, FsspecStore) and not store.read_only:
+        sync(_clear_fsspec(store))
+        return
     sync(store.clear())
+
+
+async def _clear_fsspec(store: FsspecStore) -> None:
+    try:
+        paths = await store.fs._find(store.path)
+    except FileNotFoundError:
+        return
+    if paths:
+        await store.fs._rm(paths)
 
 
 def remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:

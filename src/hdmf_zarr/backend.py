@@ -35,23 +35,31 @@ from ._convention import (
     builder_path,
     parse_reference_element,
 )
+from ._copy import copy_options
+from ._dask import write_dask_nodes
+from ._h5links import kept_links
+from ._legacy_v2 import V2StoreIndex, legacy_source_location, load_index
 from ._namespaces import add_spec_nodes, load_namespaces_from_index, spec_location
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._plan import Planner
 from ._plan import join_key as _join_key
 from ._read import BuilderReader, StoreIndex, make_reference_dataset
+from ._sharding import apply_sharding, resolve_policy
 from ._stores import (
     ALL_MODES,
     READ_MODES,
     clear_store,
     get_store_path,
+    is_remote_store,
     is_url,
     is_v2_store,
     is_v3_store,
     normalize_path,
     open_store,
     remote_options,
-    store_folder,
+    resolve_source,
+    store_location,
+    url_storage_options,
 )
 
 __all__ = [
@@ -72,6 +80,9 @@ class ZarrIO(HDMFIO):
     """Read and write HDMF files as Zarr v3 hierarchies."""
 
     _v2_reader_name = "ZarrV2IO"
+    #: options of the write or export in progress (see ``write``)
+    _progress: Any = False
+    _sharding: Any = "auto"
 
     @docval(
         {"name": "path", "type": _PATH_TYPES, "doc": "a folder, .zip file, URL or zarr Store"},
@@ -89,10 +100,17 @@ class ZarrIO(HDMFIO):
             "doc": "with mode 'w', replace an existing file or non-Zarr folder at path",
             "default": False,
         },
+        {
+            "name": "allow_pickle",
+            "type": bool,
+            "doc": "when reading a legacy Zarr v2 file, unpickle any object (this runs code the file names); "
+            "by default only plain data is unpickled",
+            "default": False,
+        },
     )
     def __init__(self, **kwargs):
-        path, mode, manager, storage_options, force_overwrite = popargs(
-            "path", "mode", "manager", "storage_options", "force_overwrite", kwargs
+        path, mode, manager, storage_options, force_overwrite, allow_pickle = popargs(
+            "path", "mode", "manager", "storage_options", "force_overwrite", "allow_pickle", kwargs
         )
         if mode not in ALL_MODES:
             raise ValueError(f"Invalid mode '{mode}' for {type(self).__name__}; use one of {', '.join(ALL_MODES)}.")
@@ -100,6 +118,8 @@ class ZarrIO(HDMFIO):
         self.__mode = mode
         self.__storage_options = storage_options
         self.__force_overwrite = force_overwrite
+        self._allow_pickle = allow_pickle
+        self.__zarr_format = 3
         self.__store: Store | None = None
         self.__file: zarr.Group | None = None
         self.__reader: BuilderReader | None = None
@@ -119,7 +139,7 @@ class ZarrIO(HDMFIO):
 
     @property
     def abspath(self) -> str:
-        return os.path.abspath(self.source)
+        return self.source if is_url(self.source) else os.path.abspath(self.source)
 
     @property
     def mode(self) -> str:
@@ -135,8 +155,8 @@ class ZarrIO(HDMFIO):
             self.__file = zarr.open_group(
                 self.__store,
                 mode="r" if self.__read_only else "r+",
-                zarr_format=3,
-                use_consolidated=self.__mode == "r" or False,
+                zarr_format=self.__zarr_format,
+                use_consolidated=(self.__mode == "r" and self.__zarr_format == 3) or False,
             )
         return self.__file
 
@@ -145,7 +165,7 @@ class ZarrIO(HDMFIO):
         return self.__mode in READ_MODES
 
     def is_remote(self) -> bool:
-        return isinstance(self.__store, FsspecStore)
+        return is_remote_store(self.__store)
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -164,7 +184,9 @@ class ZarrIO(HDMFIO):
         elif is_v3_store(store):
             pass
         elif is_v2_store(store):
-            raise ValueError(self._v2_hint())
+            if not self.__read_only:
+                raise ValueError(self._v2_hint())
+            self.__zarr_format = 2
         elif self.__mode == "a":
             self._write_root_document()
         else:
@@ -175,8 +197,10 @@ class ZarrIO(HDMFIO):
 
     def _v2_hint(self) -> str:
         return (
-            f"'{self.source}' is a Zarr v2 file and {type(self).__name__} reads and writes Zarr v3 files. "
-            f"Open it read-only with {self._v2_reader_name}."
+            f"'{self.source}' is a Zarr v2 file (written by hdmf-zarr 0.13 or older), which "
+            f"{type(self).__name__} can only read, so it cannot be opened in mode '{self.__mode}'. Open it with "
+            "mode 'r', or convert it to Zarr v3 first with NWBZarrV2IO.convert_to_v3(source_path, dest_path) "
+            "or `hdmf-zarr convert`."
         )
 
     def close(self) -> None:
@@ -206,6 +230,18 @@ class ZarrIO(HDMFIO):
         {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
         {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
         {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+        {
+            "name": "progress",
+            "type": (bool, dict),
+            "doc": "show progress bars for the data written (True, or a dict of tqdm keywords)",
+            "default": False,
+        },
+        {
+            "name": "sharding",
+            "type": None,
+            "doc": "shard big arrays: 'auto' (big arrays with automatic chunks), True, False or a ShardingPolicy",
+            "default": "auto",
+        },
     )
     def write(self, **kwargs):
         """Write a container (usually an NWBFile) to the store."""
@@ -215,6 +251,8 @@ class ZarrIO(HDMFIO):
                 "Please use mode 'r+', 'w', 'w-', 'x', or 'a'"
             )
         cache_spec = popargs("cache_spec", kwargs)
+        self._progress, self._sharding = popargs("progress", "sharding", kwargs)
+        resolve_policy(self._sharding)  # a bad value fails before anything is written
         self.__dci_queue = ZarrIODataChunkIteratorQueue(
             number_of_jobs=popargs("number_of_jobs", kwargs),
             max_threads_per_process=popargs("max_threads_per_process", kwargs),
@@ -225,6 +263,7 @@ class ZarrIO(HDMFIO):
             super().write(**kwargs)
         finally:
             self._spec_catalog = None
+            self._progress, self._sharding = ZarrIO._progress, ZarrIO._sharding
 
     @docval(
         {"name": "builder", "type": GroupBuilder, "doc": "the root GroupBuilder"},
@@ -240,8 +279,10 @@ class ZarrIO(HDMFIO):
         )
         if export_source is not None and not is_url(export_source):
             export_source = os.path.abspath(export_source)
-        planner = Planner(self.get_written, store_folder(self.__store), link_data, export_source)
+        planner = Planner(self.get_written, store_location(self.__store), link_data, export_source)
+        planner.redirects = getattr(self, "_redirects", None) or {}
         plan = planner.add_root(builder)
+        apply_sharding(plan.arrays.values(), self._sharding)
         existing = self._existing_nodes() if self.__mode in ("a", "r+") else {}
         catalog = getattr(self, "_spec_catalog", None)
         if catalog is not None:
@@ -261,7 +302,8 @@ class ZarrIO(HDMFIO):
 
         Returns the metadata of every node written and the arrays filled from iterators.
         """
-        written = Committer(self.__store, existing).commit(plan)
+        written = Committer(self.__store, existing, progress=self._progress).commit(plan)
+        write_dask_nodes(self.__store, plan.arrays.values(), self._progress)
         self.__modified = True
         self.__file = None
         for item in plan.builders:
@@ -292,6 +334,18 @@ class ZarrIO(HDMFIO):
         {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
         {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
         {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+        {
+            "name": "progress",
+            "type": (bool, dict),
+            "doc": "show progress bars for the data written (True, or a dict of tqdm keywords)",
+            "default": False,
+        },
+        {
+            "name": "sharding",
+            "type": None,
+            "doc": "shard big arrays: 'auto' (big arrays with automatic chunks), True, False or a ShardingPolicy",
+            "default": "auto",
+        },
     )
     def export(self, **kwargs):
         """Export the contents of another IO (Zarr or HDF5) into this store (mode 'w')."""
@@ -303,6 +357,7 @@ class ZarrIO(HDMFIO):
                 f"Cannot export to file {self.source} in mode '{self.__mode}'. Please use mode 'w'."
             )
         write_args = dict(write_args or {})
+        keep_links = not isinstance(src_io, ZarrIO) and write_args.get("link_data", True)
         if not isinstance(src_io, ZarrIO) and "link_data" not in write_args:
             write_args["link_data"] = False
         write_args["export_source"] = src_io.source
@@ -320,10 +375,16 @@ class ZarrIO(HDMFIO):
                 if name not in catalog.namespaces:
                     catalog.add_namespace(name, src_io.manager.namespace_catalog.get_namespace(name))
             self._spec_catalog = catalog
+        jobs = kwargs["number_of_jobs"]
+        self._progress, self._sharding = kwargs["progress"], kwargs["sharding"]
+        resolve_policy(self._sharding)
         try:
-            HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+            with kept_links(src_io, self, keep_links) as self._redirects, copy_options(jobs=jobs):
+                HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
         finally:
             self._spec_catalog = None
+            self._redirects = {}
+            self._progress, self._sharding = ZarrIO._progress, ZarrIO._sharding
 
     def write_group(
         self,
@@ -372,7 +433,7 @@ class ZarrIO(HDMFIO):
         """Plan what ``add(planner, parent node)`` records under ``parent`` and commit it."""
         from ._plan import GroupNode
 
-        planner = Planner(self.get_written, store_folder(self.__store), link_data, export_source)
+        planner = Planner(self.get_written, store_location(self.__store), link_data, export_source)
         node = GroupNode(key=parent.path.strip("/"), exists=True)
         planner.plan.groups[node.key] = node
         add(planner, node)
@@ -392,6 +453,11 @@ class ZarrIO(HDMFIO):
 
     # ------------------------------------------------------------------ reading
     def read(self, **kwargs):
+        allow_pickle = kwargs.pop("allow_pickle", None)
+        if allow_pickle is not None:
+            self._allow_pickle = bool(allow_pickle)
+            if self.__reader is not None and isinstance(self.__reader.index, V2StoreIndex):
+                self.__reader.index.allow_pickle = self._allow_pickle
         if self.__mode in ("w", "w-", "x"):
             raise UnsupportedOperation(
                 f"Cannot read from file {self.source} in mode '{self.__mode}'. Please use mode 'r', 'r+', or 'a'."
@@ -407,7 +473,7 @@ class ZarrIO(HDMFIO):
         if self.__store is None:
             raise UnsupportedOperation(f"Cannot read data from closed Zarr file '{self.source}'")
         if self.__reader is None:
-            index = StoreIndex.load(self.__store, use_consolidated=self.__mode == "r")
+            index = load_index(self.__store, self.__mode == "r", self._allow_pickle)
             self.__reader = self._make_reader(index, self.source)
         return self.__reader
 
@@ -417,18 +483,32 @@ class ZarrIO(HDMFIO):
         )
 
     def _resolve_external(self, source: str, path: str) -> Any:
-        here = store_folder(self.__store)
+        here = store_location(self.__store)
         if here is None:
-            raise ValueError(f"Cannot resolve the external link to '{source}' from the non-local store {self.source}")
-        location = os.path.abspath(os.path.normpath(os.path.join(here, source)))
+            raise ValueError(
+                f"Cannot resolve the external link to '{source}' from {self.source}: this store has no location"
+            )
+        return self._external_reader(self._source_location(here, source), path).resolve({"source": ".", "path": path})
+
+    def _source_location(self, here: str, source: str) -> str:
+        """Where a link's or reference's ``source`` points (v2 files have a legacy fallback)."""
+        if self.__zarr_format == 2 and not is_url(here):
+            return legacy_source_location(here, source)
+        return resolve_source(here, source)
+
+    def _external_reader(self, location: str, path: str) -> BuilderReader:
+        """The reader of the store at ``location``: this one's, or another opened once and cached."""
+        if location == store_location(self.__store):
+            return self._reader()  # a store already open is never opened again
         reader = self.__external.get(location)
         if reader is None:
-            if not os.path.exists(location):
+            if not is_url(location) and not os.path.exists(location):
                 raise ValueError(f"Found bad link to object {path} in file {location}: no such store")
-            store = open_store(location, "r")
-            reader = self._make_reader(StoreIndex.load(store), location)
+            options = self.__storage_options if is_url(location) else None
+            store = open_store(location, "r", url_storage_options(location, options) if options else None)
+            reader = self._make_reader(load_index(store, allow_pickle=self._allow_pickle), location)
             self.__external[location] = reader
-        return reader.resolve({"source": ".", "path": path})
+        return reader
 
     def _builder_for_reference(self, value: Any) -> Any:
         return self._reader().resolve(parse_reference_element(value))
@@ -447,10 +527,12 @@ class ZarrIO(HDMFIO):
             return ROOT_NAME, self._file
         source = entry.get("source") or "."
         group, where = self._file, self.source
+        if self.__zarr_format == 2:
+            return self._resolve_v2_ref(source, path)
         if source not in (".", ""):
-            where = os.path.normpath(os.path.join(store_folder(self.__store) or "", source))
+            where = resolve_source(store_location(self.__store) or os.getcwd(), source)
             try:
-                group = zarr.open_group(open_store(where, "r"), mode="r")
+                group = self._external_reader(where, path).index.group()
             except (FileNotFoundError, ValueError) as err:
                 raise ValueError(f"Found bad link to object {path} in file {where}: {err}") from None
         try:
@@ -458,6 +540,17 @@ class ZarrIO(HDMFIO):
         except KeyError:
             raise ValueError(f"Found bad link to object {path} in file {where}") from None
         return posixpath.basename(path.rstrip("/")), target
+
+    def _resolve_v2_ref(self, source: str, path: str) -> tuple[str, Any]:
+        """``resolve_ref`` in a v2 store: arrays come from the node index (hand-decoded ones included)."""
+        index, here = self._reader().index, store_location(self.__store)
+        if source not in (".", "") and here is not None:
+            index = self._external_reader(self._source_location(here, source), path).index
+        key = path.strip("/")
+        if key not in index.nodes:
+            raise ValueError(f"Found bad link to object {path} in file {self.source}")
+        name = posixpath.basename(path.rstrip("/")) or ROOT_NAME
+        return name, index.group(key) if index.is_group(key) else index.array(key)
 
     def get_builder(self, zarr_obj: Any) -> Any:
         """The builder read for a zarr Group or Array of this file."""
@@ -493,13 +586,13 @@ class ZarrIO(HDMFIO):
     # ------------------------------------------------------------------ namespaces
     @staticmethod
     def can_read(path: Any) -> bool:
-        """True when ``path`` is a Zarr v3 hierarchy this backend can open."""
+        """True when ``path`` is a Zarr hierarchy this backend can open (v3, or a legacy v2 file to read)."""
         try:
             store = open_store(normalize_path(path), "r")
         except Exception:
             return False
         try:
-            return is_v3_store(store)
+            return is_v3_store(store) or is_v2_store(store)
         except Exception:
             return False
 
@@ -528,17 +621,8 @@ class ZarrIO(HDMFIO):
             location = normalize_path(path)
             store = open_store(location, "r", storage_options)
             where = location if isinstance(location, str) else get_store_path(location)
-            if not is_v3_store(store) and is_v2_store(store):
-                raise ValueError(cls._v2_hint_for(where))
-        index = StoreIndex.load(store)
+        index = load_index(store)
         return load_namespaces_from_index(namespace_catalog, index, where, namespaces)
-
-    @classmethod
-    def _v2_hint_for(cls, where: str) -> str:
-        return (
-            f"'{where}' is a Zarr v2 file and {cls.__name__} reads and writes Zarr v3 files. "
-            f"Open it read-only with {cls._v2_reader_name}."
-        )
 
     def _has_cached_specs(self) -> bool:
         return spec_location(self._reader().index.attributes("")) is not None

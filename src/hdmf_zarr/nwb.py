@@ -47,19 +47,11 @@ class NWBZarrIO(ZarrIO):
         if type_map is not None and (kwargs["mode"] != "a" or self._has_cached_specs()):
             self.load_namespaces_io(type_map)
 
-    def _v2_hint(self) -> str:
-        return super()._v2_hint() + " Or convert it to Zarr v3 with NWBZarrV2IO.convert_to_v3(source_path, dest_path)."
-
-    @classmethod
-    def _v2_hint_for(cls, where: str) -> str:
-        return super()._v2_hint_for(where) + (
-            " Or convert it to Zarr v3 with NWBZarrV2IO.convert_to_v3(source_path, dest_path)."
-        )
-
     @docval(
         {"name": "src_io", "type": "hdmf.backends.io.HDMFIO", "doc": "the IO to export from"},
         {"name": "nwbfile", "type": NWBFile, "doc": "the NWBFile to export", "default": None},
         {"name": "write_args", "type": dict, "doc": "arguments for write_builder", "default": None},
+        *get_docval(ZarrIO.export, "progress", "sharding"),
     )
     def export(self, **kwargs):
         """Export an NWB file from another IO (NWBHDF5IO or NWBZarrIO) into this store."""
@@ -68,10 +60,15 @@ class NWBZarrIO(ZarrIO):
         super().export(**kwargs)
 
     @staticmethod
-    def read_nwb(path: str | Path | Any) -> NWBFile:
-        """Open ``path`` read-only and return its NWBFile; the IO stays open as ``nwbfile.read_io``."""
+    def read_nwb(path: str | Path | Any, allow_pickle: bool = False) -> NWBFile:
+        """Open ``path`` read-only and return its NWBFile; the IO stays open as ``nwbfile.read_io``.
+
+        ``allow_pickle`` matters for legacy Zarr v2 files only (see ``ZarrIO``).
+        """
         storage_options: dict[str, Any] | None = None
         if isinstance(path, str) and path.startswith("s3://"):
             storage_options = {"anon": True}
-        io = NWBZarrIO(path=path, mode="r", load_namespaces=True, storage_options=storage_options)
+        io = NWBZarrIO(
+            path=path, mode="r", load_namespaces=True, storage_options=storage_options, allow_pickle=allow_pickle
+        )
         return io.read()

@@ -13,8 +13,9 @@ from hdmf.utils import docval, getargs, popargs
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
 from ._buffers import host_buffers
+from ._dask import is_dask_array
 from ._dtypes import STRING_DTYPE
-from ._h5filters import hdf5_to_zarr_filters, is_h5py_dataset
+from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._specs import ZarrSpecReader, ZarrSpecWriter
 from ._stores import get_store_path
@@ -80,7 +81,10 @@ class ZarrDataIO(DataIO):
                 "ZarrDataIO no longer takes 'compressor'; pass zarr v3 codecs as 'compressors' "
                 "(for example compressors=[zarr.codecs.BloscCodec(cname='zstd')])."
             )
-        super().__init__(data=data, dtype=None, shape=None)
+        deferred = data if is_dask_array(data) else None  # HDMF's DataIO type check does not know dask
+        super().__init__(data=None if deferred is not None else data, dtype=None, shape=None)
+        if deferred is not None:
+            self._DataIO__data = deferred
         self.__link_data = bool(link_data) and isinstance(data, zarr.Array)
         self.__params: dict[str, Any] = {}
         settings: dict[str, Any] = {}
@@ -126,7 +130,7 @@ class ZarrDataIO(DataIO):
     def from_h5py_dataset(h5dataset: Any, **kwargs: Any) -> ZarrDataIO:
         """Wrap an h5py.Dataset, carrying its chunking, fill value and filters over to Zarr codecs."""
         codecs = hdf5_to_zarr_filters(h5dataset)
-        compressors = [c for c in codecs if isinstance(c, BytesBytesCodec)] or None
+        compressors = [c for c in codecs if isinstance(c, BytesBytesCodec)] or fallback_compressors(h5dataset)
         filters = [c for c in codecs if isinstance(c, ArrayArrayCodec)] or None
         fillvalue = h5dataset.fillvalue
         if isinstance(fillvalue, bytes):
@@ -237,10 +241,12 @@ class HDMFZarrArray(zarr.Array):
         return self.shape[0]
 
     def __iter__(self):
+        """Rows along the first axis, read one chunk row at a time (not one request per element)."""
         if not self.shape:
             raise TypeError("iteration over a 0-d array")
-        for index in range(self.shape[0]):
-            yield self[index]
+        step = max(1, self.chunks[0])
+        for start in range(0, self.shape[0], step):
+            yield from self[start : start + step]
 
     def __getitem__(self, selection: Any) -> Any:
         if self.async_array.dtype == STRING_DTYPE:
@@ -261,6 +267,10 @@ class HDMFZarrArray(zarr.Array):
             return value
         check_compound_widths(np.asarray(value), stored, "/" + self.path)
         return value
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        """The values read into memory as ``dtype`` (HDMF calls this when a dtype must be widened on export)."""
+        return np.asarray(self[...]).astype(dtype)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if copy is False:

@@ -106,7 +106,7 @@ class AbstractZarrTableDataset(DatasetOfReferences):
         types = popargs("types", kwargs)
         super().__init__(**kwargs)
         self.__types = list(types)
-        stored = self.dataset.metadata.data_type.to_native_dtype()
+        stored = np.dtype(self.dataset.dtype)
         self._ref_fields = [f["name"] for f in self.__types if is_reference_dtype(f["dtype"])]
         self._out_dtype = np.dtype(
             [(name, object if name in self._ref_fields else stored[name]) for name in stored.names]
@@ -135,7 +135,7 @@ class AbstractZarrTableDataset(DatasetOfReferences):
             if name in self._ref_fields:
                 column = out[name]
                 for index, path in np.ndenumerate(rows[name]):
-                    column[index] = self._get_ref(str(path)) if path else None
+                    column[index] = self._get_ref(path if isinstance(path, dict) else str(path)) if path else None
             else:
                 out[name] = rows[name]
         return out

@@ -1,0 +1,218 @@
+"""Whole-file conversions between HDF5 and Zarr NWB files (what ``hdmf-zarr convert`` runs).
+
+The direction comes from the source's content (HDF5 file, Zarr v3 store, Zarr v2 store) and the
+destination's name (``.nwb``/``.h5``/``.hdf5`` for HDF5, ``.zarr`` or ``.zarr.zip`` for Zarr). Each
+conversion is an ordinary export, run with :func:`hdmf_zarr._copy.copy_options` set from the arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5", ".hdf")
+ZARR_SUFFIXES = (".zarr", ".zarr.zip", ".zip")
+FORMAT_NAMES = {"hdf5": "HDF5", "zarr": "Zarr v3", "zarr-v2": "Zarr v2"}
+
+
+class ConversionError(ValueError):
+    """A conversion that cannot run as asked (unknown format, destination exists, bad option)."""
+
+
+def source_format(path: str) -> str:
+    """``"hdf5"``, ``"zarr"`` (v3) or ``"zarr-v2"`` for the file or store at ``path``."""
+    import h5py
+
+    from ._stores import is_url, is_v2_store, is_v3_store, normalize_path, open_store
+
+    if not is_url(path) and not os.path.exists(path):
+        raise ConversionError(f"'{path}' does not exist.")
+    if os.path.isfile(path) and h5py.is_hdf5(path):
+        return "hdf5"
+    try:
+        store = open_store(normalize_path(path), "r")
+    except (OSError, ValueError) as err:
+        raise ConversionError(f"'{path}' is neither an HDF5 file nor a Zarr store ({err}).") from None
+    if is_v3_store(store):
+        return "zarr"
+    if is_v2_store(store):
+        return "zarr-v2"
+    raise ConversionError(f"'{path}' is neither an HDF5 file nor a Zarr store.")
+
+
+def destination_format(path: str) -> str:
+    """``"hdf5"`` or ``"zarr"``, from the destination's name."""
+    name = path.rstrip("/\\").lower()
+    if name.endswith(ZARR_SUFFIXES):
+        return "zarr"
+    if name.endswith(HDF5_SUFFIXES):
+        return "hdf5"
+    raise ConversionError(
+        f"Cannot tell the format of '{path}' from its name: end it with .zarr for Zarr, or .nwb, .h5 or .hdf5 for HDF5."
+    )
+
+
+def parse_compressor(text: str) -> list[Any]:
+    """Zarr v3 compressors for ``NAME[:LEVEL]``: zstd, blosc (zstd inside, byte shuffle), gzip, lz4, none."""
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    name, _, level_text = text.strip().lower().partition(":")
+    try:
+        level = int(level_text) if level_text else None
+    except ValueError:
+        raise ConversionError(f"Bad compressor '{text}': the level must be an integer, e.g. zstd:5.") from None
+    makers: dict[str, Callable[[int | None], list[Any]]] = {
+        "zstd": lambda n: [ZstdCodec(level=3 if n is None else n)],
+        "blosc": lambda n: [BloscCodec(cname="zstd", clevel=5 if n is None else n, shuffle="shuffle")],
+        "lz4": lambda n: [BloscCodec(cname="lz4", clevel=5 if n is None else n, shuffle="shuffle")],
+        "gzip": lambda n: [GzipCodec(level=5 if n is None else n)],
+        "none": lambda n: [],
+    }
+    if name not in makers:
+        raise ConversionError(f"Unknown compressor '{name}'; use one of {', '.join(makers)} (optionally NAME:LEVEL).")
+    if name == "none" and level is not None:
+        raise ConversionError("The compressor 'none' takes no level.")
+    try:
+        return makers[name](level)
+    except (TypeError, ValueError) as err:
+        raise ConversionError(f"Bad compressor '{text}': {err}") from None
+
+
+def logical_bytes(path: str, kind: str) -> int:
+    """Uncompressed bytes of the fixed-size datasets of the source (for a progress bar)."""
+    if kind == "hdf5":
+        import h5py
+
+        total = 0
+
+        def visit(_: str, obj: Any) -> None:
+            nonlocal total
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biufc":
+                total += obj.size * obj.dtype.itemsize
+
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
+        return total
+    import zarr
+
+    try:
+        group = zarr.open_group(path, mode="r")
+        arrays = [a for _, a in group.members(max_depth=None) if isinstance(a, zarr.Array)]
+    except Exception:  # noqa: BLE001 - a progress total is optional
+        return 0
+    return sum(a.nbytes for a in arrays if np_kind(a) in "biufc")
+
+
+def np_kind(array: Any) -> str:
+    try:
+        return array.dtype.kind
+    except (AttributeError, TypeError):
+        return "O"
+
+
+def _check_paths(src: str, dst: str, overwrite: bool) -> None:
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ConversionError("The source and the destination are the same path.")
+    if os.path.lexists(dst):
+        if not overwrite:
+            raise ConversionError(f"'{dst}' already exists; pass --overwrite to replace it.")
+        _remove(dst)
+
+
+def convert(
+    src: str,
+    dst: str,
+    *,
+    jobs: int = 1,
+    chunk_copy: bool = True,
+    compressors: list[Any] | None = None,
+    copy_links: bool = False,
+    overwrite: bool = False,
+    allow_pickle: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, str]:
+    """Convert ``src`` into ``dst``; returns ``(source format, destination format)``.
+
+    ``compressors`` replaces the codecs of every dataset (Zarr destinations only); ``chunk_copy=False``
+    decodes and re-encodes every chunk; ``copy_links`` copies objects linked from other HDF5 files into
+    the new file instead of converting those files next to it.
+    """
+    from ._copy import copy_options
+
+    kind, target = source_format(src), destination_format(dst)
+    if target == "hdf5" and kind == "hdf5":
+        raise ConversionError("Both files are HDF5: there is nothing to convert.")
+    if target == "hdf5" and compressors is not None:
+        raise ConversionError("--compressor applies to Zarr destinations only.")
+    _check_paths(src, dst, overwrite)
+    options = {"chunk_copy": chunk_copy, "jobs": max(1, jobs), "compressors": compressors, "progress": progress}
+    try:
+        with copy_options(**options):
+            if target == "hdf5":
+                _zarr_to_hdf5(src, dst, kind, allow_pickle)
+            elif kind == "hdf5":
+                _hdf5_to_zarr(src, dst, copy_links)
+            elif kind == "zarr-v2":
+                _v2_to_v3(src, dst, allow_pickle)
+            else:
+                _zarr_to_zarr(src, dst)
+    except BaseException:
+        _remove(dst)  # never leave a half-written file behind
+        raise
+    return kind, target
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def _hdf5_to_zarr(src: str, dst: str, copy_links: bool) -> None:
+    from pynwb import NWBHDF5IO
+
+    from .nwb import NWBZarrIO
+
+    write_args = {"link_data": False} if copy_links else None
+    with NWBHDF5IO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
+        writer.export(src_io=reader, write_args=write_args)
+
+
+def _zarr_to_zarr(src: str, dst: str) -> None:
+    from .nwb import NWBZarrIO
+
+    with NWBZarrIO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
+        writer.export(src_io=reader)
+
+
+def _v2_reader() -> Any:
+    try:
+        module = importlib.import_module("hdmf_zarr.nwb_zarrv2")
+    except ImportError:
+        return None
+    return getattr(module, "NWBZarrV2IO", None)
+
+
+def _v2_to_v3(src: str, dst: str, allow_pickle: bool) -> None:
+    reader = _v2_reader()
+    if reader is None or not hasattr(reader, "convert_to_v3"):
+        raise ConversionError("Converting Zarr v2 files needs hdmf_zarr.nwb_zarrv2, which is not available.")
+    reader.convert_to_v3(src, dst, allow_pickle=allow_pickle)
+
+
+def _zarr_to_hdf5(src: str, dst: str, kind: str, allow_pickle: bool) -> None:
+    from pynwb import NWBHDF5IO
+
+    from .nwb import NWBZarrIO
+
+    reader_class = _v2_reader() if kind == "zarr-v2" else None
+    if reader_class is not None:
+        reader = reader_class(src, mode="r", allow_pickle=allow_pickle)
+    else:
+        reader = NWBZarrIO(src, mode="r")
+    with reader, NWBHDF5IO(dst, mode="w") as writer:
+        writer.export(src_io=reader, write_args={"link_data": False})

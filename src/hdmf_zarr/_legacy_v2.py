@@ -1,0 +1,344 @@
+"""Reading Zarr v2 stores written by hdmf-zarr <= 0.13 through the same builder reader as v3.
+
+:class:`V2StoreIndex` is the v2 flavour of :class:`~hdmf_zarr._read.StoreIndex`: it builds the
+metadata of every node from ``.zmetadata`` (one request) or, without it, from the ``.zgroup`` /
+``.zarray`` / ``.zattrs`` documents of a listing. Arrays zarr-python 3 can open stay lazy
+``zarr.Array`` objects; the others (pickled references, JSON-coded specs, vlen-bytes text,
+structured arrays with object fields) and the one-element ``scalar`` arrays are decoded by hand into
+in-memory arrays when the file is read, their chunks fetched in one concurrent batch (they are small).
+The legacy conventions the builder reader does not know (compound reference fields spelled in
+``zarr_dtype``) are translated here, so one reader serves both formats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import posixpath
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.abc.store import Store
+from zarr.core.array import AsyncArray
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.group import GroupMetadata
+from zarr.core.metadata.v2 import ArrayV2Metadata
+from zarr.core.sync import sync
+from zarr.storage import StorePath
+
+from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, SPEC_LOC_ATTR, reference_target
+from ._read import StoreIndex
+from ._safe_pickle import LegacyReference, UnsafePickleCodecError
+from ._v2_decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
+from .utils import HDMFZarrArray, ZarrReference
+
+__all__ = ["V2StoreIndex", "LegacyArrayMetadata", "load_index", "legacy_source_location"]
+
+_DOCUMENTS = (".zgroup", ".zarray", ".zattrs")
+
+
+@dataclass
+class LegacyArrayMetadata:
+    """The ``.zarray`` and ``.zattrs`` of an array read by hand (zarr-python cannot open it)."""
+
+    zarray: dict[str, Any]
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.zarray["shape"])
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(self.zarray["chunks"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return numpy_dtype(self.zarray["dtype"])
+
+
+class V2StoreIndex(StoreIndex):
+    """The node metadata of a Zarr v2 store, with hand decoding for the arrays zarr cannot open."""
+
+    zarr_format = 2
+
+    def __init__(
+        self,
+        store: Store,
+        nodes: dict[str, Any],
+        zarrays: dict[str, dict[str, Any]],
+        allow_pickle: bool = False,
+        skipped: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(store, nodes)
+        self.zarrays = zarrays
+        self.allow_pickle = allow_pickle
+        self.skipped: list[tuple[str, str]] = list(skipped or [])
+        self._decoded: dict[str, np.ndarray] = {}
+        self._raw: dict[str, bytes | None] = {}
+        self._specloc = _specloc(nodes[""].attributes)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, store: Store, allow_pickle: bool = False) -> V2StoreIndex:  # type: ignore[override]
+        documents = sync(_documents(store))
+        nodes, zarrays, skipped = {}, {}, []
+        for key, docs in sorted(documents.items()):
+            attrs = docs.get(".zattrs") or {}
+            if ".zarray" in docs:
+                try:
+                    nodes[key] = _array_metadata(docs[".zarray"], attrs)
+                except Exception as err:
+                    skipped.append(("/" + key, f"unreadable .zarray: {type(err).__name__}: {err}"))
+                    continue
+                zarrays[key] = docs[".zarray"]
+            elif ".zgroup" in docs or key == "":
+                nodes[key] = GroupMetadata(attributes=attrs, zarr_format=2)
+        _drop_orphans(nodes, zarrays)
+        for path, reason in skipped:
+            warnings.warn(f"Skipping '{path}': {reason}", UserWarning, stacklevel=3)
+        return cls(store, nodes, zarrays, allow_pickle, skipped)
+
+    def prepare(self, ignored: Callable[[str], bool]) -> None:
+        """Decode every hand-decoded array of the tree (one concurrent fetch of their chunks).
+
+        Unreadable arrays are recorded in ``skipped`` and left out; a refused pickle raises
+        :class:`UnsafePickleCodecError`.
+        """
+        keys = [k for k in self.zarrays if not ignored(k) and self.is_hand_decoded(k) and k not in self._decoded]
+        self._prefetch(keys)
+        for key in keys:
+            try:
+                self.decode(key)
+            except UnsafePickleCodecError:
+                raise
+            except ValueError as err:
+                self._skip(key, str(err))
+
+    def _prefetch(self, keys: list[str]) -> None:
+        wanted = [chunk for k in keys for chunk in chunk_keys(k, self.zarrays[k]).values() if chunk not in self._raw]
+        self._raw.update(fetch_chunks(self.store, wanted))
+
+    def _is_scalar(self, key: str) -> bool:
+        zarray = self.zarrays[key]
+        return (
+            zarray["shape"] in ([1], [])
+            and list(zarray["chunks"]) == list(zarray["shape"])
+            and self.nodes[key].attributes.get(LEGACY_DTYPE_ATTR) == "scalar"
+        )
+
+    def _in_specs(self, key: str) -> bool:
+        return self._specloc is not None and key.startswith(self._specloc + "/")
+
+    def _skip(self, key: str, reason: str) -> None:
+        """Forget an unreadable node (and everything below it), recording why."""
+        self.skipped.append(("/" + key, reason))
+        warnings.warn(f"Skipping '/{key}': {reason}", UserWarning, stacklevel=4)
+        for other in [k for k in self.nodes if k == key or k.startswith(key + "/")]:
+            del self.nodes[other]
+            self.zarrays.pop(other, None)
+        siblings = self.children.get(key.rsplit("/", 1)[0] if "/" in key else "", [])
+        if key in siblings:
+            siblings.remove(key)
+
+    # ------------------------------------------------------------------ node access (StoreIndex hooks)
+    def attributes(self, key: str) -> dict[str, Any]:
+        attrs = dict(self.nodes[key].attributes)
+        legacy = attrs.get(LEGACY_DTYPE_ATTR)
+        if isinstance(legacy, list):  # compound: reference fields are the ones whose dtype is "object"
+            refs = [f["name"] for f in legacy if isinstance(f, dict) and f.get("dtype") == "object"]
+            if refs:
+                attrs[REFERENCE_FIELDS_ATTR] = refs
+        return attrs
+
+    def native_dtype(self, key: str) -> np.dtype:
+        meta = self.nodes[key]
+        if isinstance(meta, ArrayV2Metadata):
+            return meta.dtype.to_native_dtype()
+        return meta.dtype
+
+    def chunk_shape(self, key: str) -> tuple[int, ...]:
+        return tuple(self.zarrays[key]["chunks"])
+
+    def is_hand_decoded(self, key: str) -> bool:
+        """Arrays zarr cannot open, and one-element ``scalar`` arrays (decoded in one batch, not one by one)."""
+        return not isinstance(self.nodes[key], ArrayV2Metadata) or self._is_scalar(key)
+
+    def array(self, key: str) -> Any:
+        """A lazy ``zarr.Array``, or the in-memory values of an array decoded by hand."""
+        if self.is_hand_decoded(key):
+            return self.decode(key)
+        array = zarr.Array(AsyncArray(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
+        array.__class__ = HDMFZarrArray
+        return array
+
+    def fetch_scalars(self, keys: list[str]) -> dict[str, Any]:
+        self._prefetch([k for k in keys if k not in self._decoded])
+        return {key: self.decode(key) for key in keys}
+
+    # ------------------------------------------------------------------ decoding
+    def decode(self, key: str) -> np.ndarray:
+        """The values of the array at ``key``, decoded by hand (cached)."""
+        values = self._decoded.get(key)
+        if values is None:
+            zarray = self.zarrays[key]
+            allow_pickle = self.allow_pickle
+            if self._in_specs(key):
+                allow_pickle = False
+                if "pickle" in codec_ids(zarray):
+                    raise UnsafePickleCodecError(
+                        f"The cached spec '/{key}' is stored with the pickle codec; cached specs are never "
+                        "unpickled, with or without allow_pickle=True."
+                    )
+            raw = {chunk: self._raw.pop(chunk) for chunk in chunk_keys(key, zarray).values() if chunk in self._raw}
+            values = decode_array(self.store, key, zarray, allow_pickle, raw)
+            values = _plain_references(values)
+            self._decoded[key] = values
+        return values
+
+
+def _plain_references(values: np.ndarray) -> np.ndarray:
+    """Legacy reference objects (``ZarrReference`` and its stand-in) as plain dicts."""
+    if not values.dtype.hasobject:
+        return values
+    kinds = (LegacyReference, ZarrReference)
+    if values.dtype.names:
+        for name in values.dtype.names:
+            if values.dtype[name].hasobject:
+                column = values[name]
+                for index, item in np.ndenumerate(column):
+                    if isinstance(item, kinds):
+                        column[index] = dict(item)
+        return values
+    for index, item in np.ndenumerate(values):
+        if isinstance(item, kinds):
+            values[index] = dict(item)
+    return values
+
+
+def _array_metadata(zarray: dict[str, Any], attrs: dict[str, Any]) -> Any:
+    if zarr_cannot_read(zarray):
+        meta = LegacyArrayMetadata(zarray, attrs)
+        _ = meta.dtype  # a dtype numpy cannot parse makes the entry unreadable
+        return meta
+    try:
+        return ArrayV2Metadata.from_dict({**zarray, "attributes": attrs})
+    except Exception:
+        meta = LegacyArrayMetadata(zarray, attrs)
+        _ = meta.dtype
+        return meta
+
+
+def _drop_orphans(nodes: dict[str, Any], zarrays: dict[str, Any]) -> None:
+    """Remove nodes whose parent is not a group of the index (a stale or partial listing)."""
+    for key in sorted(nodes, key=lambda k: k.count("/")):
+        if not key or key not in nodes:
+            continue
+        parent = key.rsplit("/", 1)[0] if "/" in key else ""
+        if not isinstance(nodes.get(parent), GroupMetadata):
+            for other in [k for k in nodes if k == key or k.startswith(key + "/")]:
+                del nodes[other]
+                zarrays.pop(other, None)
+
+
+def _specloc(root_attributes: dict[str, Any]) -> str | None:
+    value = root_attributes.get(SPEC_LOC_ATTR)
+    if isinstance(value, dict):
+        value = (reference_target(value) or {}).get("path")
+    return value.strip("/") if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------------- metadata documents
+
+
+async def _get_json(store: Store, key: str, missing_if_invalid: bool = False) -> Any:
+    buffer = await store.get(key, prototype=default_buffer_prototype())
+    if buffer is None:
+        return None
+    try:
+        return json.loads(buffer.to_bytes())
+    except ValueError:
+        if missing_if_invalid:
+            return None
+        raise
+
+
+async def _documents(store: Store) -> dict[str, dict[str, Any]]:
+    """``{node key: {".zgroup"/".zarray"/".zattrs": document}}`` for every node of a v2 store.
+
+    Consolidated metadata is used when present; the root ``.zattrs`` is always read from the store
+    (hdmf-zarr wrote ``.specloc`` after consolidating), and a spec group missing from the
+    consolidated block is listed from the store.
+    """
+    consolidated, root_attrs = await asyncio.gather(
+        _get_json(store, ".zmetadata", missing_if_invalid=True), _get_json(store, ".zattrs")
+    )
+    if not isinstance(consolidated, dict) or not isinstance(consolidated.get("metadata"), dict):
+        return await _listed_documents(store, "")
+    out = _group_documents(consolidated["metadata"])
+    out.setdefault("", {})[".zattrs"] = root_attrs or {}
+    specloc = _specloc(root_attrs or {})
+    if specloc and not any(k == specloc or k.startswith(specloc + "/") for k in out) and store.supports_listing:
+        out.update(await _listed_documents(store, specloc + "/"))
+    return out
+
+
+def _group_documents(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path, document in flat.items():
+        node, _, name = path.rpartition("/")
+        if name in _DOCUMENTS:
+            out.setdefault(node, {})[name] = document
+    return out
+
+
+async def _listed_documents(store: Store, prefix: str) -> dict[str, dict[str, Any]]:
+    if not store.supports_listing:
+        raise ValueError(f"Cannot list the Zarr v2 store {store}, and it has no consolidated metadata (.zmetadata).")
+    keys = [key async for key in store.list_prefix(prefix) if posixpath.basename(key) in _DOCUMENTS]
+    values = await asyncio.gather(*(_get_json(store, key) for key in keys))
+    return _group_documents({key: value for key, value in zip(keys, values) if value is not None})
+
+
+# ---------------------------------------------------------------------- formats and sources
+
+
+def load_index(store: Store, use_consolidated: bool = True, allow_pickle: bool = False) -> StoreIndex:
+    """The node index of ``store``, v3 or v2 (told apart by the root document)."""
+    from ._stores import is_v2_store, is_v3_store
+
+    if not is_v3_store(store) and is_v2_store(store):
+        return V2StoreIndex.load(store, allow_pickle=allow_pickle)
+    return StoreIndex.load(store, use_consolidated=use_consolidated)
+
+
+def is_nwb_file(path: str, storage_options: dict | None = None) -> bool:
+    """True when the root of the Zarr store at ``path`` names an NWB version (an NWB file, not plain HDMF)."""
+    from ._stores import open_store
+
+    store = open_store(path, "r", storage_options)
+    try:
+        attrs = sync(_get_json(store, ".zattrs")) or {}
+        if not attrs:
+            root = sync(_get_json(store, "zarr.json")) or {}
+            attrs = root.get("attributes", {})
+        return "nwb_version" in attrs
+    finally:
+        store.close()
+
+
+def legacy_source_location(folder: str, source: str) -> str:
+    """Where a v2 link or reference ``source`` points: relative to the store, else to its parent folder.
+
+    Files of hdmf-zarr 0.10 and earlier wrote sources relative to the folder holding the store.
+    """
+    for base in (folder, os.path.dirname(folder)):
+        candidate = os.path.abspath(os.path.normpath(os.path.join(base, source)))
+        if os.path.isdir(candidate):
+            return candidate
+    return folder

@@ -1,0 +1,236 @@
+"""The ``hdmf-zarr`` command: look inside, convert and validate NWB files stored as Zarr.
+
+Exit status: 0 when the command did what was asked, 1 when it failed or found problems, 2 for a bad
+command line. Errors are printed as one line; ``--debug`` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ._version import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _debug_enabled() -> bool:
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    return bool(root is not None and (root.obj or {}).get("debug"))
+
+
+def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command with warnings as one line each, and errors as ``Error: ...`` (exit 1) unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = _debug_enabled()
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.showwarning = _show_warning
+                warnings.simplefilter("once")
+            try:
+                return func(*args, **kwargs)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except KeyboardInterrupt:
+                raise click.Abort() from None
+            except Exception as err:
+                if debug:
+                    raise
+                raise click.ClickException(_describe(err)) from None
+
+    return wrapper
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, (FileNotFoundError, FileExistsError, PermissionError)) and err.filename:
+        text = f"{err.strerror or text}: '{err.filename}'"
+    plain = (ValueError, OSError, TypeError, KeyError, RuntimeError)
+    prefix = "" if type(err) in plain or type(err).__name__.endswith("ConversionError") else f"{type(err).__name__}: "
+    return prefix + text + "  (run with --debug for the traceback)"
+
+
+@click.group(name="hdmf-zarr", context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="hdmf-zarr")
+@click.option("--debug", is_flag=True, help="Show the full traceback when a command fails.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Inspect, convert and validate NWB files stored as Zarr (hdmf_zarr).
+
+    Run `hdmf-zarr COMMAND --help` for the options of each command.
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+# ------------------------------------------------------------------------------------------- info
+@cli.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path())
+@click.option("--depth", type=click.IntRange(min=1), default=None, help="Show this many levels of the tree.")
+@click.option(
+    "--max-children",
+    type=click.IntRange(min=1),
+    default=40,
+    show_default=True,
+    help="Entries listed per group before the rest are counted.",
+)
+@click.option("--all", "show_all", is_flag=True, help="List every entry (no --max-children limit).")
+@click.option("--ascii", "ascii_only", is_flag=True, help="Draw the tree with ASCII characters only.")
+@friendly_errors
+def info(path: str, depth: int | None, max_children: int, show_all: bool, ascii_only: bool) -> None:
+    """Show what a Zarr NWB file holds.
+
+    The object tree with neurodata types, shapes, data types, chunks, codecs, logical and stored
+    size and compression ratio per dataset, plus totals and the number of files. Node metadata is
+    read from the consolidated metadata (one document); sizes from the store's file listing.
+    """
+    from ._summary import summarize
+
+    summary = summarize(path)
+    text = summary.format(
+        max_children=None if show_all else max_children, max_depth=depth, unicode=False if ascii_only else None
+    )
+    click.echo(text)
+
+
+# ------------------------------------------------------------------------------------------- convert
+def _compressor_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
+    if value is None:
+        return None
+    from ._convert import ConversionError, parse_compressor
+
+    try:
+        return parse_compressor(value)
+    except ConversionError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("src", type=click.Path(exists=True))
+@click.argument("dst", type=click.Path())
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Datasets copied at the same time."
+)
+@click.option(
+    "--chunk-copy/--recompress",
+    default=True,
+    show_default=True,
+    help="Copy stored chunks as they are where source and destination codecs match, or decode and "
+    "re-encode every chunk.",
+)
+@click.option(
+    "--compressor",
+    metavar="NAME[:LEVEL]",
+    callback=_compressor_option,
+    help="Compress every dataset with this codec instead of the source's: zstd, blosc, lz4, gzip or none "
+    "(Zarr destinations).",
+)
+@click.option(
+    "--copy-links",
+    is_flag=True,
+    help="Copy objects that an HDF5 source links from other HDF5 files into the new file, instead of "
+    "converting those files next to it and linking there.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace DST if it exists.")
+@click.option(
+    "--allow-pickle",
+    is_flag=True,
+    help="Zarr v2 sources: unpickle any object the file holds (this runs code the file names).",
+)
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar [default: when on a terminal].")
+@friendly_errors
+def convert(
+    src: str,
+    dst: str,
+    jobs: int,
+    chunk_copy: bool,
+    compressor: list[Any] | None,
+    copy_links: bool,
+    overwrite: bool,
+    allow_pickle: bool,
+    progress: bool | None,
+) -> None:
+    """Convert SRC into DST: HDF5 -> Zarr, Zarr -> HDF5, Zarr -> Zarr, or Zarr v2 -> Zarr v3.
+
+    The direction comes from SRC's content and DST's name: .zarr (or .zarr.zip) makes a Zarr v3
+    store, .nwb, .h5 or .hdf5 an HDF5 file. Chunking and compression are carried over; chunks whose
+    codecs match are copied without recompressing them.
+    """
+    from tqdm import tqdm
+
+    from . import _convert
+
+    try:
+        target = _convert.destination_format(dst)
+    except _convert.ConversionError as err:
+        raise click.BadParameter(str(err), param_hint="DST") from None
+    if target == "hdf5" and compressor is not None:
+        raise click.BadParameter("applies to Zarr destinations only", param_hint="--compressor")
+    kind = _convert.source_format(src)
+    total = _convert.logical_bytes(src, kind) if progress is not False else 0
+    started = time.perf_counter()
+    with tqdm(
+        total=total or None,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"{_convert.FORMAT_NAMES[kind]} -> {_convert.FORMAT_NAMES[target]}",
+        disable=None if progress is None else not progress,
+        file=sys.stderr,
+        leave=False,
+    ) as bar:
+        _convert.convert(
+            src,
+            dst,
+            jobs=jobs,
+            chunk_copy=chunk_copy,
+            compressors=compressor,
+            copy_links=copy_links,
+            overwrite=overwrite,
+            allow_pickle=allow_pickle,
+            progress=bar.update,
+        )
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"Converted {src} ({_convert.FORMAT_NAMES[kind]}) -> {dst} ({_convert.FORMAT_NAMES[target]}) in {elapsed:.1f} s"
+    )
+
+
+# ------------------------------------------------------------------------------------------- validate
+@cli.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--namespace", help="Validate against this namespace only [default: the namespaces cached in the file].")
+@friendly_errors
+def validate(path: str, namespace: str | None) -> None:
+    """Check an NWB file against the NWB schema (pynwb.validate); exit status 1 when it does not conform."""
+    import pynwb
+
+    import hdmf_zarr.nwb  # noqa: F401 - registers NWBZarrIO so that pynwb can open Zarr paths
+
+    errors = pynwb.validate(path=path, namespace=namespace)
+    for error in errors:
+        click.echo(str(error))
+    if errors:
+        raise click.ClickException(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} found in {path}")
+    click.echo(f"{path}: no problems found")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``hdmf-zarr`` console script."""
+    cli.main(args=argv, prog_name="hdmf-zarr")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
