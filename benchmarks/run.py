@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+import s3bench  # noqa: E402  (a sibling module, standard library only at import time)
+
 RESULTS_DIR = BENCH_DIR / "results"
 REFERENCE_VENV = BENCH_DIR / ".venv-reference"
 REFERENCE_PACKAGE = "hdmf-zarr"
@@ -98,6 +101,16 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
     ),
     "many-export": (
         "export the many-objects file from HDF5 (NWBHDF5IO) to Zarr",
+        ["ours", "reference"],
+        "ours",
+    ),
+    "s3-read": (
+        "open + read() of the many-objects file from S3 (moto's S3 server on 127.0.0.1, requests counted there)",
+        ["ours", "reference"],
+        "ours",
+    ),
+    "s3-write": (
+        "write the many-objects file to S3 (the same local server)",
         ["ours", "reference"],
         "ours",
     ),
@@ -395,6 +408,29 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         with Probe() as memory:
             elapsed, _ = _timed(work, profile)
 
+    elif op in ("s3_read", "s3_write"):
+        io_class, options = tools["io"], spec["storage_options"]
+        opened: list[Any] = []
+        if op == "s3_write":
+            nwbfile = build_many_objects_nwbfile(sizes)
+
+            def work() -> Any:
+                with io_class(path, mode="w", storage_options=options) as io:
+                    io.write(nwbfile)
+
+        else:
+
+            def work() -> Any:
+                io = io_class(path, mode="r", storage_options=options)
+                opened.append(io)
+                return io.read()
+
+        with Probe() as memory:
+            elapsed, read = _timed(work, profile)
+        if opened:
+            result["check"] = {"acquisition": len(read.acquisition), "units": len(read.units.id)}
+            opened[0].close()
+
     elif op in ("gzip_export", "many_export"):
         from pynwb import NWBHDF5IO
 
@@ -450,6 +486,7 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)  # never let one implementation's sources leak into the other's process
     env["PYTHONNOUSERSITE"] = "1"
+    env.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # S3 clients: never look for credentials on a network
     return env
 
 
@@ -537,9 +574,16 @@ class Runner:
         return str(self.workdir / kind / f"{impl}-{tag}{suffix}")
 
     def worker(
-        self, impl: str, op: str, path: str, profile: str | None = None, source: str | None = None
+        self,
+        impl: str,
+        op: str,
+        path: str,
+        profile: str | None = None,
+        source: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         spec = {"impl": impl, "op": op, "path": path, "sizes": self.sizes, "profile": profile, "source": source}
+        spec.update(extra or {})
         command = [self.pythons[impl], str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
         started = time.perf_counter()
         try:
@@ -586,6 +630,8 @@ class Runner:
         Interleaving spreads any background load over the implementations instead of over one of them.
         """
         kind, action = scenario.split("-")
+        if kind == "s3":
+            return s3bench.measure(self, scenario, SCENARIOS, summarize, _log)
         op = f"{kind}_{action}"
         impls = SCENARIOS[scenario][1]
         failed: dict[str, dict[str, Any]] = {}
@@ -658,7 +704,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     times = [run["time_s"] for run in runs]
     best = min(range(len(runs)), key=lambda i: times[i])
     peaks = [run["rss_peak_above_baseline_mib"] for run in runs]
-    keep = ("hdmf_zarr_version", "hdmf_zarr_file", "versions", "data_mib", "checksum", "check", "memory_method")
+    keep = (
+        "hdmf_zarr_version",
+        "hdmf_zarr_file",
+        "versions",
+        "data_mib",
+        "checksum",
+        "check",
+        "memory_method",
+        "requests",
+    )
     summary = {key: runs[best][key] for key in keep if key in runs[best]}
     summary.update(
         {
@@ -754,6 +809,8 @@ def render(
             lines.append(f"  (peak RSS +MiB includes the {sizes['bulk_mib']} MiB result array)")
         elif scenario == "gzip-export":
             lines.append(f"  (one chunk {chunk_mib:.2f} MiB; peak RSS +MiB includes reading the NWB file with pynwb)")
+        elif scenario.startswith("s3-"):
+            lines.extend(s3bench.render_requests(measured, impls, IMPL_LABELS))
     lines.append("")
     lines.append("Targets:")
     lines.extend("  " + line for line in check_targets(results, chunk_mib))
@@ -823,6 +880,7 @@ def check_targets(results: dict[str, Any], chunk_mib: float) -> list[str]:
                     f"gzip-export ours peak RSS = {mem:.1f} MiB = {mem / chunk_mib:.1f} chunks "
                     f"(reference: {_fmt(ref_mem, '.1f')} MiB; target: a few chunks, whatever the data size)"
                 )
+    lines.extend(s3bench.targets(results, verdict, _best, _fmt))
     for scenario in ("bulk-write", "bulk-read", "gzip-export"):
         sums = {impl: e.get("checksum") for impl, e in results.get(scenario, {}).items() if "checksum" in e}
         if len(set(sums.values())) > 1:
@@ -920,9 +978,12 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(args, sizes, workdir, pythons)
         runner.unavailable = unavailable
         results: dict[str, Any] = {}
-        for scenario in scenarios:
-            _log(f"scenario {scenario}")
-            results[scenario] = runner.measure(scenario)
+        try:
+            for scenario in scenarios:
+                _log(f"scenario {scenario}")
+                results[scenario] = runner.measure(scenario)
+        finally:
+            s3bench.stop()
         if args.keep or args.workdir:
             _log(f"files kept in {workdir}")
 

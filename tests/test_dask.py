@@ -90,7 +90,11 @@ def test_progress_bar_counts_the_blocks(tmp_path):
     pytest.importorskip("tqdm")
     out = io.StringIO()
     data = da.from_array(np.arange(1000.0), chunks=100)
-    _write(tmp_path / "f.nwb.zarr", _series(ZarrDataIO(data, chunks=(100,))), progress={"file": out, "mininterval": 0})
+    _write(
+        tmp_path / "f.nwb.zarr",
+        _series(ZarrDataIO(data, chunks=(100,))),
+        progress={"file": out, "mininterval": 0, "miniters": 1},
+    )
     assert "10/10" in out.getvalue()
     assert "/acquisition/ts/data" in out.getvalue()
 

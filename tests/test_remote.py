@@ -11,7 +11,9 @@ import sys
 import numpy as np
 import pytest
 import zarr
+from hdmf.spec import NamespaceCatalog
 from pynwb import TimeSeries
+from pynwb.spec import NWBDatasetSpec, NWBGroupSpec, NWBNamespace
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
@@ -74,7 +76,8 @@ def test_writing_batches_metadata_and_needs_no_reads(s3_server, s3_bucket):
     assert requests.get("GET", 0) + requests.get("HEAD", 0) <= 8  # existence checks only, not per object
     store = zarr.storage.FsspecStore.from_url(url, storage_options=s3_server.storage_options(), read_only=True)
     keys = zarr.core.sync.sync(_all_keys(store))
-    assert requests["PUT"] == len(keys) + 1  # every object once, the root twice (empty, then consolidated)
+    # every object once; the root three times: empty at open, with its attributes, with consolidated metadata
+    assert requests["PUT"] == len(keys) + 2
 
 
 async def _all_keys(store):
@@ -95,31 +98,30 @@ def test_append_on_s3_refreshes_the_consolidated_metadata(s3_server, s3_bucket):
 
 def test_links_between_files_in_one_bucket_are_relative_and_resolve_there(s3_server, s3_bucket):
     source_url = s3_server.url(s3_bucket, "raw/source.nwb.zarr")
-    _write(source_url, s3_server, _many_series(1))
+    linked_url = s3_server.url(s3_bucket, "derived/linked.nwb.zarr")
+    _write(source_url, s3_server, _many_series(2))
     with NWBZarrIO(source_url, "r", storage_options=s3_server.storage_options()) as source_io:
         source = source_io.read()
         linked = mock_NWBFile()
-        linked.add_acquisition(
-            TimeSeries(name="linked", data=source.acquisition["ts000"].data, unit="a.u.", rate=10.0)
-        )
-        _write(s3_server.url(s3_bucket, "derived/linked.nwb.zarr"), s3_server, linked)
-    root = zarr.open_group(
-        s3_server.url(s3_bucket, "derived/linked.nwb.zarr"),
-        mode="r",
-        storage_options=s3_server.storage_options(),
-    )
-    (entry,) = root["acquisition/linked"].attrs["_LINKS"]
+        for name in ("ts000", "ts001"):
+            data = source.acquisition[name].data
+            linked.add_acquisition(TimeSeries(name=f"linked_{name}", data=data, unit="a.u.", rate=10.0))
+        _write(linked_url, s3_server, linked)
+    root = zarr.open_group(linked_url, mode="r", storage_options=s3_server.storage_options())
+    (entry,) = root["acquisition/linked_ts000"].attrs["_LINKS"]
     assert entry == {"name": "data", "source": "../../raw/source.nwb.zarr", "path": "/acquisition/ts000/data"}
-    io, nwbfile, _ = _open_and_read(s3_server.url(s3_bucket, "derived/linked.nwb.zarr"), s3_server)
-    s3_server.requests.reset()
-    np.testing.assert_array_equal(nwbfile.acquisition["linked"].data[:], np.arange(10.0))
-    assert any("raw/source.nwb.zarr" in line for line in s3_server.requests.lines)
+    io, nwbfile, _ = _open_and_read(linked_url, s3_server)
+    # both links resolved with one opening of the source file
+    assert s3_server.requests.lines.count(f"GET /{s3_bucket}/raw/source.nwb.zarr/zarr.json") == 1
+    for name, offset in (("ts000", 0), ("ts001", 1)):
+        np.testing.assert_array_equal(nwbfile.acquisition[f"linked_{name}"].data[:], np.arange(10.0) + offset)
     io.close()
 
 
 def test_http_urls_read_and_refuse_writing(s3_server, s3_bucket):
     pytest.importorskip("aiohttp")
     _write(s3_server.url(s3_bucket, "f.nwb.zarr"), s3_server, _many_series(2))
+    s3_server.make_public(s3_bucket)
     url = f"{s3_server.endpoint}/{s3_bucket}/f.nwb.zarr"  # plain HTTP GETs of the same objects
     with NWBZarrIO(url, "r") as io:
         nwbfile = io.read()
@@ -142,10 +144,9 @@ def test_an_obstore_store_object_is_accepted_as_it_is(s3_server, s3_bucket):
 def test_load_namespaces_takes_storage_options(s3_server, s3_bucket):
     url = s3_server.url(s3_bucket, "f.nwb.zarr")
     _write(url, s3_server, _many_series(1))
-    loaded = NWBZarrIO.load_namespaces(
-        __import__("pynwb").get_type_map(), path=url, storage_options=s3_server.storage_options()
-    )
-    assert "core" in loaded
+    catalog = NamespaceCatalog(NWBGroupSpec, NWBDatasetSpec, NWBNamespace)
+    loaded = NWBZarrIO.load_namespaces(catalog, path=url, storage_options=s3_server.storage_options())
+    assert "core" in loaded and "hdmf-common" in loaded
 
 
 def test_missing_fsspec_names_the_extra(monkeypatch):

@@ -1,5 +1,6 @@
 """hdmf_zarr: a Zarr v3 storage backend for HDMF and NWB."""
 
+from ._sharding import ShardingPolicy
 from ._version import __version__
 from .backend import ZarrIO
 from .backend_zarrv2 import IncompleteConversionError, ZarrV2IO, is_zarr_v2_file
@@ -15,5 +16,6 @@ __all__ = [
     "NWBZarrV2IO",
     "is_zarr_v2_file",
     "IncompleteConversionError",
+    "ShardingPolicy",
     "__version__",
 ]

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -264,15 +265,30 @@ def encode_metadata(meta: Any) -> dict[str, Buffer]:
 
 
 def _write_local_files(root: str, documents: Mapping[str, Buffer]) -> None:
-    made: set[str] = set()
+    """Write documents as files, a folder at a time; many folders are written by a few threads at once.
+
+    Creating folders and files is mostly waiting on the file system (about half a millisecond each on
+    slow disks), so threads overlap it: thousands of small nodes are written several times faster.
+    """
+    folders: dict[str, list[tuple[str, Buffer]]] = {}
     for key, value in documents.items():
         path = os.path.join(root, key)
-        folder = os.path.dirname(path)
-        if folder not in made:
-            os.makedirs(folder, exist_ok=True)
-            made.add(folder)
-        with open(path, "wb") as handle:
-            handle.write(value.as_buffer_like())
+        folders.setdefault(os.path.dirname(path), []).append((path, value))
+
+    def write_folder(item: tuple[str, list[tuple[str, Buffer]]]) -> None:
+        folder, files = item
+        os.makedirs(folder, exist_ok=True)  # safe when threads create common parents at the same time
+        for path, value in files:
+            with open(path, "wb") as handle:
+                handle.write(value.as_buffer_like())
+
+    if len(folders) < 32:
+        for item in folders.items():
+            write_folder(item)
+        return
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in pool.map(write_folder, folders.items()):
+            pass
 
 
 def consolidated_root(root: GroupMetadata, nodes: Mapping[str, Any]) -> GroupMetadata:

@@ -155,5 +155,3 @@ def write_dask_nodes(store: Any, nodes: Any, progress: Any = False) -> int:
             write_dask(store, node, progress)
             count += 1
     return count
-
-

@@ -26,6 +26,7 @@ from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import Buffer
 
 from ._buffers import host_prototype
+from ._stores import is_remote_store
 
 _CODEC_KINDS = (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)
 #: chunk uploads in flight at once for remote stores (object stores reward concurrency)
@@ -115,8 +116,6 @@ def _setter(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
 
 
 def _default_workers(store: Store) -> int:
-    from ._stores import is_remote_store
-
     return REMOTE_WORKERS if is_remote_store(store) else min(4, os.cpu_count() or 1)
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import zarr
 from hdmf.data_utils import AbstractDataChunkIterator, GenericDataChunkIterator
 
+from ._progress import ProgressOption, progress_bar
+
 Selection = tuple[slice, ...]
 
 
@@ -32,6 +34,7 @@ class ZarrIODataChunkIteratorQueue(deque):
         self.number_of_jobs = number_of_jobs
         self.max_threads_per_process = max_threads_per_process
         self.multiprocessing_context = multiprocessing_context
+        self.progress: ProgressOption = False  # a progress bar per exhaust_queue() when set
 
     def append(self, dataset: zarr.Array, data: AbstractDataChunkIterator) -> None:  # type: ignore[override]
         super().append((dataset, data))
@@ -54,18 +57,22 @@ class ZarrIODataChunkIteratorQueue(deque):
 
     def exhaust_queue(self) -> None:
         """Write every queued iterator to the end."""
-        if self.number_of_jobs > 1:
-            parallel = [(d, it) for d, it in self if _is_pickleable(it) and _local_root(d) is not None]
-            for item in parallel:
-                self.remove(item)
-            if parallel:
-                self._write_in_processes(parallel)
-        while self:
-            dset, data = self.popleft()
-            if self.__write_chunk__(dset, data):
-                super().append((dset, data))
+        with progress_bar(self.progress if self else False, None, "writing iterators", "block") as bar:
+            if self.number_of_jobs > 1:
+                parallel = [(d, it) for d, it in self if _is_pickleable(it) and _local_root(d) is not None]
+                for item in parallel:
+                    self.remove(item)
+                if parallel:
+                    self._write_in_processes(parallel, bar.update)
+            while self:
+                dset, data = self.popleft()
+                if self.__write_chunk__(dset, data):
+                    super().append((dset, data))
+                    bar.update(1)
 
-    def _write_in_processes(self, items: list[tuple[zarr.Array, GenericDataChunkIterator]]) -> None:
+    def _write_in_processes(
+        self, items: list[tuple[zarr.Array, GenericDataChunkIterator]], on_task: Any = None
+    ) -> None:
         tasks = [
             (_local_root(dset), dset.path, iterator, selection)
             for dset, iterator in items
@@ -79,7 +86,8 @@ class ZarrIODataChunkIteratorQueue(deque):
             initargs=(self.max_threads_per_process,),
         ) as executor:
             for _ in executor.map(_write_task, tasks):
-                pass
+                if on_task is not None:
+                    on_task(1)
 
 
 def _local_root(dset: zarr.Array) -> str | None:

@@ -39,7 +39,7 @@ def make_bar(option: ProgressOption, total: int | None, desc: str, unit: str = "
     try:
         from tqdm.auto import tqdm
     except ImportError as err:
-        raise ImportError("progress=True needs tqdm: pip install tqdm (or pip install 'hdmf-zarr[progress]')") from err
+        raise ImportError("progress=True needs tqdm: pip install tqdm") from err
     keywords = {"total": total, "desc": desc, "unit": unit, "leave": False, "dynamic_ncols": True}
     if isinstance(option, dict):
         keywords.update(option)

@@ -54,8 +54,8 @@ def _fsspec_url(store: FsspecStore) -> str:
     return f"{protocol}://{path}"
 
 
-def _obstore_url(store: Any) -> str | None:
-    inner = getattr(store, "store", None)
+def _obstore_url(inner: Any) -> str | None:
+    """The URL of an obstore store object (S3, GCS, local), or None."""
     config = getattr(inner, "config", None) or {}
     prefix = str(getattr(inner, "prefix", None) or "").strip("/")
     kind = type(inner).__name__
@@ -77,6 +77,8 @@ def store_location(store: Any) -> str | None:
     if isinstance(store, FsspecStore):
         return _fsspec_url(store)
     if type(store).__name__ == "ObjectStore":
+        return _obstore_url(getattr(store, "store", None))
+    if type(store).__module__.split(".")[0] == "obstore":
         return _obstore_url(store)
     return None
 
@@ -196,6 +198,16 @@ def _open_url(url: str, mode: str, storage_options: dict | None) -> Store:
         if protocol in ("s3", "s3a") or protocol in READ_ONLY_PROTOCOLS:
             hint += " (or pip install 'hdmf-zarr[remote]')"
         raise ImportError(f"Opening {protocol}:// URLs ('{url}') needs {hint}. ({err})") from err
+
+
+def obstore_types() -> tuple[type, ...]:
+    """obstore's store classes (accepted as ``path`` and wrapped in a zarr ObjectStore), if it is installed."""
+    try:
+        from obstore import store as obs
+    except ImportError:
+        return ()
+    names = ("S3Store", "GCSStore", "AzureStore", "HTTPStore", "LocalStore", "MemoryStore")
+    return tuple(getattr(obs, name) for name in names if isinstance(getattr(obs, name, None), type))
 
 
 def as_store(path: Any, mode: str) -> Store | None:

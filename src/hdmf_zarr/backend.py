@@ -55,6 +55,7 @@ from ._stores import (
     is_v2_store,
     is_v3_store,
     normalize_path,
+    obstore_types,
     open_store,
     remote_options,
     resolve_source,
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 SUPPORTED_ZARR_STORES = (LocalStore, FsspecStore, Store)
-_PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES)
+_PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES, *obstore_types())
 
 
 class ZarrIO(HDMFIO):
@@ -318,10 +319,13 @@ class ZarrIO(HDMFIO):
         for key, array in iterated.items():
             self.__dci_queue.append(array, plan.arrays[key].iterator)
         if exhaust_dci:
+            self.__dci_queue.progress = self._progress
             self.__dci_queue.exhaust_queue()
         return written, iterated
 
     def _existing_nodes(self) -> dict[str, Any]:
+        if self.__reader is not None and not self.__modified and isinstance(self.__reader.index, StoreIndex):
+            return dict(self.__reader.index.nodes)  # listed at open (modes a, r+) and unchanged since
         return StoreIndex.load(self.__store, use_consolidated=False).nodes
 
     @docval(
@@ -330,7 +334,13 @@ class ZarrIO(HDMFIO):
         {"name": "write_args", "type": dict, "doc": "arguments for write_builder", "default": None},
         {"name": "clear_cache", "type": bool, "doc": "clear the build manager cache", "default": False},
         {"name": "cache_spec", "type": bool, "doc": "cache the specifications in the file", "default": True},
-        {"name": "number_of_jobs", "type": int, "doc": "worker processes for GenericDataChunkIterators", "default": 1},
+        {
+            "name": "number_of_jobs",
+            "type": int,
+            "doc": "worker processes for GenericDataChunkIterators; also the number of arrays copied at once "
+            "(in threads: chunk copy is I/O and the codecs release the GIL)",
+            "default": 1,
+        },
         {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
         {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
         {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},

@@ -165,3 +165,18 @@ class LocalS3Server:
         request = urllib.request.Request(f"{self.endpoint}/{bucket}", method="PUT", data=b"", headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
+
+    def make_public(self, bucket: str) -> None:
+        """Let anyone read ``bucket``'s objects with plain HTTP GETs (``http://host:port/bucket/key``)."""
+        import json
+
+        import s3fs
+
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+            ],
+        }
+        fs = s3fs.S3FileSystem(skip_instance_cache=True, **self.storage_options())
+        fs.call_s3("put_bucket_policy", Bucket=bucket, Policy=json.dumps(policy))
