@@ -8,14 +8,14 @@ from .nwb import NWBZarrIO
 from .nwb_zarrv2 import NWBZarrV2IO
 from .utils import ZarrDataIO
 
-__all__ = [
+__all__ = [  # the v3 backend and its helpers first, then the legacy v2 names
+    "NWBZarrIO",
     "ZarrIO",
     "ZarrDataIO",
-    "NWBZarrIO",
-    "ZarrV2IO",
-    "NWBZarrV2IO",
-    "is_zarr_v2_file",
-    "IncompleteConversionError",
     "ShardingPolicy",
     "__version__",
+    "NWBZarrV2IO",
+    "ZarrV2IO",
+    "IncompleteConversionError",
+    "is_zarr_v2_file",
 ]

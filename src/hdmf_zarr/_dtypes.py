@@ -19,37 +19,24 @@ from ._convention import (
 
 STRING_DTYPE = np.dtypes.StringDType()
 
-#: spec dtype name -> numpy scalar type; ``str`` marks variable-length text
-SPEC_DTYPES: dict[str, Any] = {
-    "float": np.float32,
-    "float32": np.float32,
-    "double": np.float64,
-    "float64": np.float64,
-    "long": np.int64,
-    "int64": np.int64,
-    "int": np.int32,
-    "int32": np.int32,
-    "short": np.int16,
-    "int16": np.int16,
-    "int8": np.int8,
-    "uint": np.uint32,
-    "uint32": np.uint32,
-    "uint16": np.uint16,
-    "uint8": np.uint8,
-    "uint64": np.uint64,
-    "bool": np.bool_,
-    "bool_": np.bool_,
-    "text": str,
-    "utf": str,
-    "utf8": str,
-    "utf-8": str,
-    "str": str,
-    "ascii": str,
-    "bytes": str,
-    "string_": str,
-    "isodatetime": str,
-    "datetime": str,
-}
+#: storage type -> the spec dtype names that mean it; ``str`` marks variable-length text
+_SPELLINGS: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (np.float32, ("float", "float32")),
+    (np.float64, ("double", "float64")),
+    (np.int8, ("int8",)),
+    (np.int16, ("short", "int16")),
+    (np.int32, ("int", "int32")),
+    (np.int64, ("long", "int64")),
+    (np.uint8, ("uint8",)),
+    (np.uint16, ("uint16",)),
+    (np.uint32, ("uint", "uint32")),
+    (np.uint64, ("uint64",)),
+    (np.bool_, ("bool", "bool_")),
+    (str, ("text", "utf", "utf8", "utf-8", "str", "ascii", "bytes", "string_", "isodatetime", "datetime")),
+)
+
+#: spec dtype name -> numpy scalar type (or ``str``)
+SPEC_DTYPES: dict[str, Any] = {name: kind for kind, names in _SPELLINGS for name in names}
 
 REFERENCE_NAMES = frozenset({"object", "ref", "reference", "region"})
 

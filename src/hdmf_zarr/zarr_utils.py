@@ -36,12 +36,14 @@ class ZarrDataset(HDMFDataset):
         {"name": "io", "type": "hdmf_zarr.backend.ZarrIO", "doc": "the IO that read the array"},
     )
     def __init__(self, **kwargs):
-        self.__io = popargs("io", kwargs)
+        io = popargs("io", kwargs)
         super().__init__(**kwargs)
+        self._io = io
 
     @property
     def io(self):
-        return self.__io
+        """The ZarrIO that read this dataset (used to resolve references)."""
+        return self._io
 
     @property
     def shape(self) -> tuple[int, ...]:
