@@ -17,7 +17,7 @@ import zarr
 from hdmf.backends.errors import UnsupportedOperation
 from hdmf.backends.io import HDMFIO
 from hdmf.backends.utils import WriteStatusTracker
-from hdmf.build import Builder, BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder, TypeMap
+from hdmf.build import Builder, BuildManager, GroupBuilder, TypeMap
 from hdmf.container import Container
 from hdmf.spec import NamespaceCatalog
 from hdmf.utils import docval, generate_array_html_repr, getargs, popargs
@@ -41,8 +41,8 @@ from ._h5links import kept_links
 from ._legacy_v2 import V2StoreIndex, legacy_source_location, load_index
 from ._namespaces import add_spec_nodes, load_namespaces_from_index, spec_location
 from ._parallel import ZarrIODataChunkIteratorQueue
+from ._partial import PartialWriteMixin
 from ._plan import Planner
-from ._plan import join_key as _join_key
 from ._read import BuilderReader, StoreIndex, make_reference_dataset
 from ._sharding import apply_sharding, resolve_policy
 from ._stores import (
@@ -77,7 +77,27 @@ SUPPORTED_ZARR_STORES = (LocalStore, FsspecStore, Store)
 _PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES, *obstore_types())
 
 
-class ZarrIO(HDMFIO):
+#: keyword arguments that write() and export() share
+_WRITE_OPTIONS = (
+    {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
+    {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
+    {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+    {
+        "name": "progress",
+        "type": (bool, dict),
+        "doc": "show progress bars for the data written (True, or a dict of tqdm keywords)",
+        "default": False,
+    },
+    {
+        "name": "sharding",
+        "type": None,
+        "doc": "shard big arrays: 'auto' (big arrays with automatic chunks), True, False or a ShardingPolicy",
+        "default": "auto",
+    },
+)
+
+
+class ZarrIO(PartialWriteMixin, HDMFIO):
     """Read and write HDMF files as Zarr v3 hierarchies."""
 
     _v2_reader_name = "ZarrV2IO"
@@ -228,21 +248,7 @@ class ZarrIO(HDMFIO):
         {"name": "link_data", "type": bool, "doc": "link (True) or copy (False) zarr arrays", "default": True},
         {"name": "exhaust_dci", "type": bool, "doc": "write DataChunkIterators to the end", "default": True},
         {"name": "number_of_jobs", "type": int, "doc": "worker processes for GenericDataChunkIterators", "default": 1},
-        {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
-        {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
-        {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
-        {
-            "name": "progress",
-            "type": (bool, dict),
-            "doc": "show progress bars for the data written (True, or a dict of tqdm keywords)",
-            "default": False,
-        },
-        {
-            "name": "sharding",
-            "type": None,
-            "doc": "shard big arrays: 'auto' (big arrays with automatic chunks), True, False or a ShardingPolicy",
-            "default": "auto",
-        },
+        *_WRITE_OPTIONS,
     )
     def write(self, **kwargs):
         """Write a container (usually an NWBFile) to the store."""
@@ -341,21 +347,7 @@ class ZarrIO(HDMFIO):
             "(in threads: chunk copy is I/O and the codecs release the GIL)",
             "default": 1,
         },
-        {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
-        {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
-        {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
-        {
-            "name": "progress",
-            "type": (bool, dict),
-            "doc": "show progress bars for the data written (True, or a dict of tqdm keywords)",
-            "default": False,
-        },
-        {
-            "name": "sharding",
-            "type": None,
-            "doc": "shard big arrays: 'auto' (big arrays with automatic chunks), True, False or a ShardingPolicy",
-            "default": "auto",
-        },
+        *_WRITE_OPTIONS,
     )
     def export(self, **kwargs):
         """Export the contents of another IO (Zarr or HDF5) into this store (mode 'w')."""
@@ -396,69 +388,7 @@ class ZarrIO(HDMFIO):
             self._redirects = {}
             self._progress, self._sharding = ZarrIO._progress, ZarrIO._sharding
 
-    def write_group(
-        self,
-        parent: zarr.Group,
-        builder: GroupBuilder,
-        link_data: bool = True,
-        exhaust_dci: bool = True,
-        export_source: str | None = None,
-    ) -> zarr.Group:
-        """Write one group builder (and everything below it) into ``parent``."""
-        key = _join_key(parent.path, builder.name)
-        self._commit_partial(parent, lambda planner, node: planner.add_group(builder, key), link_data, export_source)
-        return zarr.open_group(self.__store, path=key, mode="r+")
-
-    def write_dataset(
-        self,
-        parent: zarr.Group,
-        builder: DatasetBuilder,
-        link_data: bool = True,
-        exhaust_dci: bool = True,
-        force_data: Any = None,
-        export_source: str | None = None,
-    ) -> zarr.Array | None:
-        """Write one dataset builder into ``parent``; None when it became a link or was already written."""
-        if self.get_written(builder):
-            return None
-        if force_data is not None:
-            builder.data = force_data
-        plan = self._commit_partial(
-            parent, lambda planner, node: planner.add_dataset(node, builder), link_data, export_source
-        )
-        key = _join_key(parent.path, builder.name)
-        return zarr.open_array(self.__store, path=key, mode="r+") if key in plan.arrays else None
-
-    def write_link(self, parent: zarr.Group, builder: LinkBuilder, export_source: str | None = None) -> None:
-        """Add one link to ``parent``'s ``_LINKS``."""
-        self._commit_partial(parent, lambda planner, node: planner.add_link(node, builder), True, export_source)
-
-    def _fresh(self, node: zarr.Group | zarr.Array) -> zarr.Group | zarr.Array:
-        """``node`` reopened from its own metadata document (a consolidated copy may be stale)."""
-        if isinstance(node, zarr.Array):
-            return zarr.open_array(self.__store, path=node.path, mode="r+")
-        return zarr.open_group(self.__store, path=node.path, mode="r+", use_consolidated=False)
-
-    def _commit_partial(self, parent: zarr.Group, add: Any, link_data: bool, export_source: str | None) -> Any:
-        """Plan what ``add(planner, parent node)`` records under ``parent`` and commit it."""
-        from ._plan import GroupNode
-
-        planner = Planner(self.get_written, store_location(self.__store), link_data, export_source)
-        node = GroupNode(key=parent.path.strip("/"), exists=True)
-        planner.plan.groups[node.key] = node
-        add(planner, node)
-        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, True)
-        return planner.plan
-
-    @docval(
-        {"name": "obj", "type": (zarr.Group, zarr.Array), "doc": "the group or array"},
-        {"name": "attributes", "type": dict, "doc": "attributes to write"},
-    )
-    def write_attributes(self, **kwargs):
-        """Write attributes (made JSON-safe, references wrapped) onto a zarr node."""
-        obj, attributes = getargs("obj", "attributes", kwargs)
-        where = "/" + obj.path
-        self._fresh(obj).attrs.update({k: _dtypes.json_safe_attribute(k, v, where) for k, v in attributes.items()})
+    def _mark_modified(self) -> None:
         self.__modified = True
 
     # ------------------------------------------------------------------ reading
