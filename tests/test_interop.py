@@ -326,6 +326,19 @@ def test_export_read_by_reference(batch: dict[str, Any], digests: dict[str, Any]
     _assert_same_digest(digests, _export_of(batch, hdf5), f"our export of {hdf5}")
 
 
+def _pynwb_hdf5_export(hdf5: str, folder: Path) -> Path:
+    """pynwb's own HDF5 -> HDF5 export of a corpus file (link_data=False): the baseline for what pynwb
+    changes in a file by itself when it rebuilds it."""
+    from pynwb import NWBHDF5IO
+
+    baseline = folder / "pynwb_export.nwb"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with NWBHDF5IO(str(TESTDATA / hdf5), "r") as src, NWBHDF5IO(str(baseline), "w") as dst:
+            dst.export(src_io=src, write_args={"link_data": False})
+    return baseline
+
+
 @pytest.mark.parametrize("hdf5", _params(READABLE_HDF5, UPSTREAM_EXPORT_FAILURES, slow=True))
 def test_export_matches_hdf5_source(batch: dict[str, Any], hdf5: str, tmp_path: Path) -> None:
     """Our export of each readable HDF5 file reads back (with ours) exactly like the HDF5 file.
@@ -340,11 +353,7 @@ def test_export_matches_hdf5_source(batch: dict[str, Any], hdf5: str, tmp_path: 
         diffs = compare_files(h5.read(), zio.read(), allow=allow)
     if not diffs:
         return
-    baseline = tmp_path / "pynwb_export.nwb"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with NWBHDF5IO(str(TESTDATA / hdf5), "r") as src, NWBHDF5IO(str(baseline), "w") as dst:
-            dst.export(src_io=src, write_args={"link_data": False})
+    baseline = _pynwb_hdf5_export(hdf5, tmp_path)
     with NWBHDF5IO(str(baseline), "r") as h5, NWBZarrIO(path, "r") as zio:
         baseline_diffs = compare_files(h5.read(), zio.read(), allow=allow)
     assert not baseline_diffs, (
@@ -394,11 +403,7 @@ def test_export_converts_back_to_hdf5(batch: dict[str, Any], hdf5: str, tmp_path
         diffs = compare_files(original.read(), copy.read(), allow=allow)
     if not diffs:
         return
-    baseline = tmp_path / "pynwb_export.nwb"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with NWBHDF5IO(str(TESTDATA / hdf5), "r") as src, NWBHDF5IO(str(baseline), "w") as dst:
-            dst.export(src_io=src, write_args={"link_data": False})
+    baseline = _pynwb_hdf5_export(hdf5, tmp_path)
     with NWBHDF5IO(str(baseline), "r") as expected, NWBHDF5IO(str(back), "r") as copy:
         baseline_diffs = compare_files(expected.read(), copy.read(), allow=allow)
     assert not baseline_diffs, f"{hdf5} -> Zarr -> HDF5 differs from the source:\n" + "\n".join(diffs)
