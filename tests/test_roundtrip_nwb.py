@@ -33,3 +33,23 @@ def test_written_file_has_consolidated_metadata(nwbfile, zarr_path):
     assert f"acquisition/{name}/data" in metadata
     assert "specifications/core" in metadata
     assert root["attributes"][".specloc"] == "specifications"
+
+
+def test_consolidated_block_with_nested_group_members_is_read(nwbfile, zarr_path):
+    """Some writers nest each group's members inside that group's own consolidated block."""
+    import json
+
+    with NWBZarrIO(zarr_path, "w") as io:
+        io.write(nwbfile)
+    root = json.loads((zarr_path / "zarr.json").read_text())
+    flat = root["consolidated_metadata"]["metadata"]
+    nested = {k: v for k, v in flat.items() if not k.startswith("acquisition/")}
+    nested["acquisition"]["consolidated_metadata"]["metadata"] = {
+        k.removeprefix("acquisition/"): v for k, v in flat.items() if k.startswith("acquisition/")
+    }
+    root["consolidated_metadata"]["metadata"] = nested
+    (zarr_path / "zarr.json").write_text(json.dumps(root))
+    with NWBZarrIO(zarr_path, "r") as io:
+        read = io.read()
+        assert sorted(read.acquisition) == sorted(nwbfile.acquisition)
+        np.testing.assert_array_equal(read.acquisition["ts"].data[:], nwbfile.acquisition["ts"].data[:])

@@ -120,13 +120,3 @@ def parse_reference_element(value: Any) -> dict[str, Any]:
                 return parse_reference_element(decoded)
         return {"source": SAME_STORE, "path": value}
     raise ValueError(f"cannot interpret {value!r} as an object reference")
-
-
-def store_key(path: str) -> str:
-    """Turn an absolute in-store path into a store-relative node path ("" for the root)."""
-    return path.strip("/")
-
-
-def node_path(key: str) -> str:
-    """Turn a store-relative node path back into an absolute in-store path."""
-    return "/" + key.strip("/")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -60,10 +59,6 @@ def is_reference_dtype(dtype: Any) -> bool:
 
 def is_compound_dtype(dtype: Any) -> bool:
     return isinstance(dtype, (list, tuple)) and len(dtype) > 0 and not isinstance(dtype, str)
-
-
-def is_text_dtype(dtype: Any) -> bool:
-    return isinstance(dtype, str) and SPEC_DTYPES.get(dtype) is str
 
 
 def lookup_spec_dtype(dtype: Any) -> Any:
@@ -367,7 +362,3 @@ def _ordered(values: set | frozenset) -> list:
         return sorted(values)
     except TypeError:
         return list(values)
-
-
-def is_nonfinite(value: Any) -> bool:
-    return isinstance(value, float) and (math.isnan(value) or math.isinf(value))

@@ -174,7 +174,7 @@ async def load_documents(store: Store, use_consolidated: bool) -> tuple[dict[str
     if root is None:
         raise FileNotFoundError("no zarr.json at the root of the store")
     block = root.get("consolidated_metadata") if use_consolidated else None
-    documents = block["metadata"] if isinstance(block, dict) else await _walk(store, root)
+    documents = flatten_block(block) if isinstance(block, dict) else await _walk(store, root)
     return root, documents
 
 
@@ -186,6 +186,18 @@ def parse_nodes(root: dict[str, Any], documents: dict[str, dict[str, Any]]) -> d
     return nodes
 
 
+def flatten_block(block: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """``{key: document}`` from a consolidated block, whether its writer nested group members or not."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, doc in (block.get("metadata") or {}).items():
+        key = f"{prefix}/{name}" if prefix else name
+        out[key] = doc
+        nested = doc.get("consolidated_metadata") if isinstance(doc, dict) else None
+        if isinstance(nested, dict) and nested.get("metadata"):
+            out.update(flatten_block(nested, key))
+    return out
+
+
 def without_block(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "consolidated_metadata"}
 
@@ -195,7 +207,7 @@ def block_is_current(root: dict[str, Any], documents: dict[str, dict[str, Any]])
     block = root.get("consolidated_metadata")
     if not isinstance(block, dict):
         return False
-    stored = block.get("metadata", {})
+    stored = flatten_block(block)
     return stored.keys() == documents.keys() and all(
         without_block(stored[key]) == without_block(documents[key]) for key in documents
     )

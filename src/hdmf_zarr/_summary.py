@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._metadata import flatten_block
 from ._specs import version_key
 
 __all__ = ["NodeInfo", "StoreSummary", "summarize", "print_summary", "format_bytes"]
@@ -417,7 +418,7 @@ def _v3_documents(sizes: dict[str, int], read) -> tuple[dict[str, dict], bool, l
     documents: dict[str, dict] = {"": root}
     stale: list[str] = []
     if isinstance(block, dict) and isinstance(block.get("metadata"), dict):
-        documents.update(_flatten_consolidated(block["metadata"]))
+        documents.update(flatten_block(block))
         stale = sorted(k for k in on_disk if k not in documents)
         missing = stale
     else:
@@ -427,17 +428,6 @@ def _v3_documents(sizes: dict[str, int], read) -> tuple[dict[str, dict], bool, l
         for key, raw in read(keys).items():
             documents[_split(key)[0]] = json.loads(raw)
     return documents, isinstance(block, dict), stale
-
-
-def _flatten_consolidated(metadata: dict[str, Any], prefix: str = "") -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for key, doc in metadata.items():
-        full = f"{prefix}/{key}" if prefix else key
-        out[full] = doc
-        nested = doc.get("consolidated_metadata") if isinstance(doc, dict) else None
-        if isinstance(nested, dict) and nested.get("metadata"):
-            out.update(_flatten_consolidated(nested["metadata"], full))
-    return out
 
 
 def _v3_node(key: str, doc: dict[str, Any]) -> NodeInfo:
