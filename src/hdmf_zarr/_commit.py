@@ -166,7 +166,7 @@ class Committer:
         total = sum(chunk_count(node.metadata) for node in big + copies)
         with progress_bar(self.progress if total else False, total, "writing chunks") as self.bar:
             for node in big:
-                await self._write_block(node, node.values, None)
+                await self._write_array(node)
             await run_bounded((lambda n=node: self._copy_source(n) for node in copies), OPTIONS.jobs)
 
     def _group_metadata(self, node: GroupNode) -> GroupMetadata | None:
@@ -241,16 +241,15 @@ class Committer:
 
         await asyncio.gather(*(put(k, v) for k, v in documents.items()))
 
-    async def _write_block(self, node: ArrayNode, values: Any, region: tuple[slice, ...] | None) -> None:
-        """Write ``values`` at chunk-aligned ``region`` (None: the whole array), a few chunks at a time."""
-        values = as_ndarray(values)
-        origin = tuple(r.start for r in region) if region is not None else None
+    async def _write_array(self, node: ArrayNode) -> None:
+        """Write a big in-memory array a few chunks at a time (zarr's setitem where we cannot encode)."""
+        values = np.asarray(node.values)
         loop = asyncio.get_running_loop()
         streamed = await asyncio.to_thread(
-            write_chunks, self.store, node.key, node.metadata, values, loop, origin, on_chunk=self.bar.update
+            write_chunks, self.store, node.key, node.metadata, values, loop, None, on_chunk=self.bar.update
         )
         if not streamed:
-            await self._async_array(node).setitem(region if region is not None else ..., values)
+            await self._async_array(node).setitem(..., values)
 
     async def _copy_source(self, node: ArrayNode) -> None:
         """Copy a lazy source (zarr array, h5py dataset) chunk by chunk, as stored bytes where the codecs match."""
@@ -321,7 +320,3 @@ def refresh_consolidated(store: Store) -> bool:
         return False
     write_consolidated(store, parse_nodes(root, documents))
     return True
-
-
-def as_ndarray(values: Any) -> np.ndarray:
-    return values if isinstance(values, np.ndarray) else np.asarray(values)
