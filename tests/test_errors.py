@@ -109,3 +109,20 @@ def test_link_to_an_object_outside_the_file_is_refused(zarr_path):
     root = GroupBuilder("root", groups={"g": GroupBuilder("g", links={"l": LinkBuilder(stray, name="l")})})
     with pytest.raises(ValueError, match="'stray': it is not part of the file"):
         _write_builder(zarr_path, root)
+
+
+def test_unreachable_remote_store_lets_a_connection_error_through():
+    import socket
+
+    with socket.socket() as sock:  # a loopback port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = {
+        "anon": True,
+        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"},
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+    }
+    with pytest.raises(OSError, match="Cannot reach the store at 's3://bucket/f.nwb.zarr'") as raised:
+        NWBZarrIO("s3://bucket/f.nwb.zarr", "r", storage_options=options)
+    assert isinstance(raised.value, ConnectionError)
+    assert "not a Zarr store" not in str(raised.value)

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import zarr
 from hdmf.backends.errors import UnsupportedOperation
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
@@ -74,8 +75,34 @@ def test_missing_path_raises_file_not_found(tmp_path, mode):
 def test_folder_that_is_not_zarr_is_refused_on_read(tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()
-    with pytest.raises(ValueError, match="not a Zarr store"):
+    with pytest.raises(ValueError, match="not a Zarr store") as raised:
         ZarrIO(folder, "r")
+    # also what zarr's own "group not found" is, and what tutorials catch: an OSError naming the path
+    assert isinstance(raised.value, FileNotFoundError) and isinstance(raised.value, OSError)
+    assert raised.value.filename == str(folder) and str(folder) in str(raised.value)
+
+
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_missing_path_is_a_file_not_found_error_naming_it(tmp_path, mode):
+    path = tmp_path / "absent.nwb.zarr"
+    with pytest.raises(FileNotFoundError, match="absent.nwb.zarr") as raised:
+        NWBZarrIO(path, mode)
+    assert raised.value.filename == str(path)
+
+
+def test_root_group_is_open_from_open_to_close(zarr_path, nwbfile):
+    with NWBZarrIO(zarr_path, "w") as io:
+        assert isinstance(io._file, zarr.Group) and io.file is io._file
+        io.write(nwbfile)
+        assert io._file is not None
+    assert io._file is None and io.file is None and not io.is_open()
+    for mode in ("r", "r+", "a"):
+        io = NWBZarrIO(zarr_path, mode)
+        assert isinstance(io.file, zarr.Group)
+        # neuroconv tells arrays read from the file it appends to by their store
+        assert io.read().acquisition["ts"].data.store == io.file.store
+        io.close()
+        assert io.file is None
 
 
 def test_append_mode_creates_a_missing_file(zarr_path):

@@ -19,6 +19,8 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, ZipStore
 
+from .errors import StoreNotFoundError, StoreUnreachableError
+
 READ_MODES = ("r", "r-")
 WRITE_MODES = ("w", "w-", "x", "a", "r+")
 ALL_MODES = READ_MODES + WRITE_MODES
@@ -144,6 +146,28 @@ def is_v3_store(store: Store) -> bool:
     return has_key(store, "zarr.json")
 
 
+def store_format(store: Store) -> int | None:
+    """3 or 2 for the Zarr hierarchy at the root of ``store``, None when there is none.
+
+    A remote store that cannot be asked raises ``StoreUnreachableError`` (an ``OSError``) naming it.
+    """
+    try:
+        if is_v3_store(store):
+            return 3
+    except OSError:
+        raise
+    except Exception as err:
+        if not is_remote_store(store):
+            raise
+        raise StoreUnreachableError(f"Cannot reach the store at '{get_store_path(store)}': {err}") from err
+    return 2 if is_v2_store(store) else None
+
+
+def not_found(location: str, mode: str, what: str = "no such file or folder") -> StoreNotFoundError:
+    """The error for a location that holds no Zarr hierarchy to open in ``mode``."""
+    return StoreNotFoundError(f"Unable to open '{location}' in mode '{mode}': {what}.", location)
+
+
 def _clear_local(path: str, force_overwrite: bool) -> None:
     """Empty ``path`` for mode 'w', refusing to delete anything that is not a Zarr store unless forced."""
     if not os.path.lexists(path):
@@ -235,7 +259,7 @@ def open_store(path: Any, mode: str, storage_options: dict | None = None, force_
         return _open_zip(path, mode, force_overwrite)
     exists = os.path.exists(path)
     if mode in ("r", "r-", "r+") and not exists:
-        raise FileNotFoundError(f"Unable to open '{path}' in mode '{mode}': no such file or folder.")
+        raise not_found(path, mode)
     if mode in ("w-", "x") and exists:
         raise FileExistsError(f"Unable to create '{path}' in mode '{mode}': it already exists.")
     if exists and not os.path.isdir(path) and mode != "w":
@@ -248,7 +272,7 @@ def open_store(path: Any, mode: str, storage_options: dict | None = None, force_
 def _open_zip(path: str, mode: str, force_overwrite: bool) -> Store:
     exists = os.path.exists(path)
     if mode in ("r", "r-", "r+") and not exists:
-        raise FileNotFoundError(f"Unable to open '{path}' in mode '{mode}': no such file.")
+        raise not_found(path, mode, "no such file")
     if mode in ("w-", "x") and exists:
         raise FileExistsError(f"Unable to create '{path}' in mode '{mode}': it already exists.")
     if mode == "w" and exists:

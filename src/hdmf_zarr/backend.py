@@ -22,7 +22,8 @@ from hdmf.container import Container
 from hdmf.spec import NamespaceCatalog
 from hdmf.utils import docval, generate_array_html_repr, getargs, popargs
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore
+from zarr.core.group import AsyncGroup, GroupMetadata
+from zarr.storage import FsspecStore, LocalStore, StorePath
 
 from . import _dtypes
 from ._commit import Committer, refresh_consolidated, write_consolidated
@@ -52,13 +53,13 @@ from ._stores import (
     get_store_path,
     is_remote_store,
     is_url,
-    is_v2_store,
-    is_v3_store,
     normalize_path,
+    not_found,
     obstore_types,
     open_store,
     remote_options,
     resolve_source,
+    store_format,
     store_location,
     url_storage_options,
 )
@@ -172,14 +173,23 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
 
     @property
     def _file(self) -> zarr.Group | None:
+        """The root group, open from ``open()`` to ``close()`` (None when closed)."""
         if self.__file is None and self.__store is not None:
-            self.__file = zarr.open_group(
-                self.__store,
-                mode="r" if self.__read_only else "r+",
-                zarr_format=self.__zarr_format,
-                use_consolidated=(self.__mode == "r" and self.__zarr_format == 3) or False,
-            )
+            self.__file = self._open_root()
         return self.__file
+
+    @property
+    def file(self) -> zarr.Group | None:
+        """The root group of the open file, as tools written for hdmf-zarr <= 0.11 read it (``io.file.store``)."""
+        return self._file
+
+    def _open_root(self) -> zarr.Group:
+        return zarr.open_group(
+            self.__store,
+            mode="r" if self.__read_only else "r+",
+            zarr_format=self.__zarr_format,
+            use_consolidated=(self.__mode == "r" and self.__zarr_format == 3) or False,
+        )
 
     @property
     def __read_only(self) -> bool:
@@ -194,24 +204,37 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             return
         store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite)
         self.__store = store
+        try:
+            self._open_hierarchy(store)
+        except BaseException:
+            self.__store = None
+            if not isinstance(self.__path, Store):
+                store.close()
+            raise
+
+    def _open_hierarchy(self, store: Store) -> None:
+        """Check or create the root document for this mode; the root group stays open until ``close()``."""
+        found = store_format(store)
         if self.__mode in ("w", "w-", "x"):
-            if self.__mode != "w" and (is_v3_store(store) or is_v2_store(store)):
+            if found is not None and self.__mode != "w":
                 raise FileExistsError(
                     f"Unable to create '{self.source}' in mode '{self.__mode}': a Zarr store already exists there."
                 )
-            if self.__mode == "w" and (is_v3_store(store) or is_v2_store(store)):
+            if found is not None:
                 clear_store(store)  # a Zarr hierarchy in a store object or remote location
             self._write_root_document()
-        elif is_v3_store(store):
-            pass
-        elif is_v2_store(store):
+        elif found == 2:
             if not self.__read_only:
                 raise ValueError(self._v2_hint())
             self.__zarr_format = 2
-        elif self.__mode == "a":
+        elif found is None and self.__mode == "a":
             self._write_root_document()
-        else:
-            raise ValueError(f"'{self.source}' is not a Zarr store: it has no zarr.json at its root.")
+        elif found is None:
+            raise not_found(self.source, self.__mode, "it is not a Zarr store (there is no zarr.json at its root)")
+        if found is None or self.__mode in ("w", "w-", "x"):
+            self.__file = zarr.Group(AsyncGroup(metadata=GroupMetadata(), store_path=StorePath(store, "")))
+        else:  # the node index is loaded once, here; read() builds from it without asking the store again
+            self.__file = self._reader().index.group("")
 
     def _write_root_document(self) -> None:
         Committer(self.__store).commit_root()
@@ -532,7 +555,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         except Exception:
             return False
         try:
-            return is_v3_store(store) or is_v2_store(store)
+            return store_format(store) is not None
         except Exception:
             return False
 

@@ -1,0 +1,28 @@
+"""Exceptions raised by hdmf_zarr, each a subclass of the built-in that callers already catch."""
+
+from __future__ import annotations
+
+__all__ = ["StoreNotFoundError", "StoreUnreachableError"]
+
+
+class StoreNotFoundError(ValueError, FileNotFoundError):
+    """No Zarr hierarchy at the given location: nothing there, an empty folder, or no ``zarr.json``.
+
+    A ``FileNotFoundError`` (an ``OSError``) like zarr's own "group not found", and a ``ValueError`` for
+    callers written against earlier releases. ``filename`` is the location.
+    """
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(message)
+        self.filename = location
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreUnreachableError(ConnectionError):
+    """A remote store did not answer (no network, wrong endpoint, refused connection, bad credentials).
+
+    A ``ConnectionError`` (an ``OSError``), so code that skips remote work when offline can catch
+    ``OSError``; the client library's own exception is its ``__cause__``.
+    """
