@@ -136,10 +136,7 @@ def test_bad_command_lines_exit_with_status_2(h5_path, zarr_file, tmp_path, args
 
 def test_a_failed_conversion_leaves_nothing_behind(tmp_path):
     broken = tmp_path / "broken.nwb"
-    import h5py
-
-    with h5py.File(broken, "w") as handle:
-        handle["x"] = 1  # HDF5, but not an NWB file
+    broken.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 8)  # an HDF5 signature, then garbage
     target = tmp_path / "out.nwb.zarr"
     result = run("convert", broken, target)
     assert result.exit_code == 1
@@ -165,6 +162,26 @@ def test_convert_zarr_v2_to_v3(testdata, tmp_path):
     assert (target / "zarr.json").is_file()
     with NWBZarrIO(str(target), mode="r") as io:
         assert io.read() is not None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "hdf5/pynapple/sub-4_ses-4_ecephys+image.nwb",
+        "hdf5/pynwb_back_compat/3.0.0_device_model_str_special_chars.nwb",
+        "hdf5/pynwb_back_compat/3.0.0_fiber_photometry_extension.nwb",
+    ],
+)
+def test_convert_files_that_pynwb_cannot_rebuild(testdata, tmp_path, source):
+    """An unmodified file converts from its builders as read, as HDF5 -> HDF5 export does: no rebuild."""
+    target = tmp_path / "converted.nwb.zarr"
+    result = run("convert", testdata / source, target)
+    assert result.exit_code == 0, result.output
+    with NWBHDF5IO(str(testdata / source), mode="r") as h5, NWBZarrIO(str(target), mode="r") as zio:
+        original, converted = h5.read(), zio.read()
+        assert sorted(converted.objects[k].name for k in converted.objects) == sorted(
+            original.objects[k].name for k in original.objects
+        )
 
 
 # ----------------------------------------------------------------------------------------- info

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import zarr
 from hdmf.build import DatasetBuilder, GroupBuilder
 
 from hdmf_zarr import NWBZarrIO, ZarrIO
@@ -126,3 +127,52 @@ def test_unreachable_remote_store_lets_a_connection_error_through():
         NWBZarrIO("s3://bucket/f.nwb.zarr", "r", storage_options=options)
     assert isinstance(raised.value, ConnectionError)
     assert "not a Zarr store" not in str(raised.value)
+
+
+def _trials_file(path):
+    from pynwb.testing.mock.base import mock_TimeSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    nwbfile = mock_NWBFile()
+    series = mock_TimeSeries(name="ts")
+    nwbfile.add_acquisition(series)
+    nwbfile.add_trial(start_time=0.0, stop_time=1.0, timeseries=[series])
+    with NWBZarrIO(path, "w") as io:
+        io.write(nwbfile)
+
+
+def _add_series_and_trial(nwbfile, name_length):
+    """A TimeSeries nested three levels deep (its path is about 3 x name_length long) and a trial referencing it."""
+    from pynwb.behavior import BehavioralTimeSeries
+    from pynwb.testing.mock.base import mock_TimeSeries
+
+    module = nwbfile.create_processing_module("p" * name_length, "a module")
+    behavior = BehavioralTimeSeries(name="b" * name_length)
+    module.add(behavior)
+    series = mock_TimeSeries(name="t" * name_length)
+    behavior.add_timeseries(series)
+    nwbfile.add_trial(start_time=1.0, stop_time=2.0, timeseries=[series])
+    return series
+
+
+def test_appended_row_references_an_object_added_since_the_read(zarr_path):
+    """A reference in a row appended in mode 'a' to an object added in the same session points to that object
+    (it used to be stored as '/', the root)."""
+    _trials_file(zarr_path)
+    with NWBZarrIO(zarr_path, "a") as io:
+        nwbfile = io.read()
+        _add_series_and_trial(nwbfile, 12)
+        io.write(nwbfile)
+    with NWBZarrIO(zarr_path, "r") as io:
+        rows = io.read().trials["timeseries"][:]
+        assert [row[0].timeseries.name for row in rows] == ["ts", "t" * 12]
+
+
+def test_appended_reference_too_long_for_the_stored_field_is_refused(zarr_path):
+    _trials_file(zarr_path)
+    with NWBZarrIO(zarr_path, "a") as io:
+        nwbfile = io.read()
+        with pytest.raises(ValueError, match=r"compound dataset '/intervals/trials/timeseries'.*field 'timeseries'"):
+            _add_series_and_trial(nwbfile, 200)
+    stored = zarr.open_array(f"{zarr_path}/intervals/trials/timeseries", mode="r")[:]
+    assert stored["timeseries"].tolist() == ["/acquisition/ts"]  # nothing truncated was written

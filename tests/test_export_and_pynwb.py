@@ -90,3 +90,73 @@ def test_can_read(zarr_path, tmp_path, nwbfile):
     assert NWBZarrIO.can_read(path=str(zarr_path))
     (tmp_path / "plain.txt").write_text("x")
     assert not NWBZarrIO.can_read(tmp_path / "plain.txt")
+
+
+def test_nwbzarrio_export_takes_every_argument_of_zarrio_export():
+    from hdmf.utils import get_docval
+
+    from hdmf_zarr import ZarrIO
+
+    def arguments(method, renamed=None):
+        return {(renamed or {}).get(a["name"], a["name"]): (a.get("default"), a["type"]) for a in get_docval(method)}
+
+    theirs = arguments(NWBZarrIO.export, {"nwbfile": "container"})
+    ours = arguments(ZarrIO.export)
+    assert set(theirs) == set(ours)
+    assert {k: v[0] for k, v in theirs.items()} == {k: v[0] for k, v in ours.items()}
+
+
+def _export_error(dst_class, dst_path, src, **kwargs):
+    with dst_class(dst_path, "w") as dst:
+        with pytest.raises(Exception) as raised:
+            dst.export(src_io=src, **kwargs)
+    return raised.value
+
+
+def test_export_checks_its_arguments_as_hdf5io_does(h5_path, zarr_path, tmp_path, nwbfile):
+    """Same exception types as NWBHDF5IO.export for the same mistakes, raised before anything is exported."""
+    with NWBHDF5IO(h5_path, "r") as src:
+        src.read()
+        cases = {
+            "not read by src_io": {"nwbfile": nwbfile},  # the in-memory original, never read by src
+        }
+        for what, kwargs in cases.items():
+            ours = _export_error(NWBZarrIO, tmp_path / f"{what}.zarr", src, **kwargs)
+            theirs = _export_error(NWBHDF5IO, tmp_path / f"{what}.nwb", src, **kwargs)
+            assert type(ours) is type(theirs) is ValueError, what
+            assert "must have been read by the provided src_io" in str(ours)
+    with NWBHDF5IO(h5_path, "r") as src, NWBZarrIO(zarr_path, "w") as io:
+        io.export(src_io=src)
+    # link_data=True from a source of another backend: HDF5IO refuses a Zarr source the same way
+    with NWBHDF5IO(h5_path, "r") as src:
+        ours = _export_error(NWBZarrIO, tmp_path / "linked.zarr", src, write_args={"link_data": True})
+    with NWBZarrIO(zarr_path, "r") as src:
+        theirs = _export_error(NWBHDF5IO, tmp_path / "linked.nwb", src, write_args={"link_data": True})
+    assert type(ours) is type(theirs) is UnsupportedOperation
+    assert "link_data=True" in str(ours) and "NWBHDF5IO" in str(ours)
+    # a container given while src_io has no BuildManager
+    with NWBHDF5IO(h5_path, "r") as src:
+        read = src.read()
+        src._HDMFIO__manager = None
+        ours = _export_error(NWBZarrIO, tmp_path / "nomanager.zarr", src, nwbfile=read)
+        theirs = _export_error(NWBHDF5IO, tmp_path / "nomanager.nwb", src, nwbfile=read)
+    assert type(ours) is type(theirs) is ValueError
+    assert "BuildManager" in str(ours)
+
+
+def test_export_of_an_unmodified_file_does_not_rebuild_it(h5_path, zarr_path, monkeypatch):
+    """Default arguments export the builders as read (as HDF5 -> HDF5 export does): no container is rebuilt,
+    so files that pynwb cannot rebuild still export."""
+    from hdmf.build import BuildManager
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("export rebuilt a container")
+
+    with NWBHDF5IO(h5_path, "r") as src, NWBZarrIO(zarr_path, "w") as dst:
+        src.read()
+        monkeypatch.setattr(BuildManager, "build", refuse)
+        dst.export(src_io=src)
+        monkeypatch.undo()
+    with NWBHDF5IO(h5_path, "r") as src, NWBZarrIO(zarr_path, "r") as zio:
+        original, read = src.read(), zio.read()
+        _assert_same(read, original)

@@ -64,10 +64,10 @@ def test_external_links_are_found_with_their_target_file(linked_files):
     }
 
 
-@pytest.mark.parametrize("write_args", [None, {"link_data": True}])
-def test_linked_files_are_converted_next_to_the_new_file_and_linked(linked_files, write_args):
+def test_linked_files_are_converted_next_to_the_new_file_and_linked(linked_files):
+    """Default arguments keep HDF5 external links (link_data=True itself is refused from HDF5, as HDF5IO does)."""
     source, target = linked_files
-    _export(source, target, write_args)
+    _export(source, target)
     sibling = Path(sibling_store(str(source.parent / "other.nwb"), str(target)))
     assert sibling == target.parent / "other.nwb.zarr" and (sibling / "zarr.json").is_file()
     assert _links(target, "acquisition") == [{"source": "../other.nwb.zarr", "path": "/acquisition/grp", "name": "grp"}]
@@ -117,7 +117,7 @@ def test_files_that_link_to_each_other_are_each_converted_once(linked_files):
         handle["acquisition/grp/data"] = h5py.ExternalLink("main.nwb", "/acquisition/own/values")
     found = external_links(str(source.parent / "other.nwb"))
     assert found == {"acquisition/grp/data": (str(source), "/acquisition/own/values")}
-    _export(source, target, {"link_data": True})
+    _export(source, target)
     sibling = target.parent / "other.nwb.zarr"
     assert _links(sibling, "acquisition/grp") == [
         {"source": "../main.nwb.zarr", "path": "/acquisition/own/values", "name": "data"}

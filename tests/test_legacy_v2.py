@@ -39,7 +39,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SOURCES = hdf5_sources()
 
 #: conversions that fail inside pynwb / hdmf, not in the backend: the HDF5 -> HDF5 export of the source
-#: file fails the same way (see UPSTREAM_EXPORT_FAILURES in test_interop.py)
+#: file fails the same way (see REBUILD_FAILURES in test_interop.py)
 UPSTREAM_CONVERSION_FAILURES = {
     "zarr_v2_hdmfzarr080/sub-4_ses-4_ecephys+image.nwb.zarr": "does not have attribute 'electrodes_index'",
 }

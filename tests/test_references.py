@@ -420,3 +420,21 @@ def test_zarr_reference_is_a_dict_with_source_and_path():
 )
 def test_is_reference_dtype(dtype, expected):
     assert is_reference_dtype(dtype) is expected
+
+
+def test_zero_d_structured_array_with_a_reference_field(zarr_path):
+    """A 0-d compound dataset given as a 0-d numpy structured array, one field a reference."""
+    target = GroupBuilder("target")
+    fields = [
+        {"name": "ref", "dtype": DtypeSpec("ref", "a reference", RefSpec("Container", "object"))},
+        {"name": "value", "dtype": "int32"},
+    ]
+    record = np.array((ReferenceBuilder(target), 3), dtype=[("ref", object), ("value", "i4")])
+    assert record.ndim == 0
+    root = GroupBuilder("root", groups={"target": target}, datasets={"rec": DatasetBuilder("rec", record, fields)})
+    with ZarrIO(zarr_path, "w") as io:
+        io.write_builder(root)
+    with ZarrIO(zarr_path, "r") as io:
+        read = io.read_builder()
+        value = read["rec"].data
+        assert value["ref"][()] is read["target"] and value["value"][()] == 3

@@ -36,26 +36,29 @@ SAME_STORE = "."
 
 
 def builder_path(builder: Any) -> str:
-    """The absolute in-store path ("/a/b") of a builder, "/" for the root."""
-    location = getattr(builder, "location", None)
-    if location is not None and builder.parent is None:
-        if builder.name == ROOT_NAME and location in ("", "/"):
-            return "/"
-        return posixpath.normpath(posixpath.join("/", location, builder.name)).replace("\\", "/")
+    """The absolute in-store path ("/a/b") of a builder, "/" for the root.
+
+    The path runs up the builder's parents; a top builder other than the root counts where its
+    ``location`` puts it (builders read from a file, or written on their own into a parent group),
+    else at the top of the file.
+    """
     names = []
     node = builder
     while node.parent is not None:
         names.append(node.name)
         node = node.parent
-    if location is not None and not names:
-        return "/"
-    return "/" + "/".join(reversed(names))
+    location = getattr(node, "location", None)
+    is_root = node.name == ROOT_NAME and (location is None or location.strip("/") == "")
+    if not is_root:
+        names.append(node.name)
+    base = location if location is not None and not is_root else "/"
+    return posixpath.normpath(posixpath.join("/", base, *reversed(names))).replace("\\", "/")
 
 
 def reference_path(target: Any) -> str:
     """The stored path of an object reference's target; ValueError when the target is not in a file."""
     top = root_of(target)
-    if top.name == ROOT_NAME:
+    if top.name == ROOT_NAME or getattr(top, "location", None) is not None:
         return builder_path(target)
     raise ValueError(
         f"Cannot store a reference to '{target.name}': it is not part of the file being written "

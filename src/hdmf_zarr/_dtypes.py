@@ -271,6 +271,8 @@ def _needs_row_conversion(dtype: np.dtype) -> bool:
 
 
 def _convert_record(row: Any, dtype: np.dtype, where: str) -> tuple:
+    if isinstance(row, np.ndarray) and row.ndim == 0:
+        row = row[()]  # a 0-d structured array: its one record
     values = []
     for index, name in enumerate(dtype.names):
         field_dtype = dtype[name]

@@ -33,8 +33,8 @@ from ._convention import (
     REFERENCE_DTYPE_ATTR_VALUE,
     ROOT_NAME,
     SPEC_LOC_ATTR,
-    builder_path,
     parse_reference_element,
+    reference_path,
 )
 from ._copy import copy_options
 from ._dask import write_dask_nodes
@@ -382,13 +382,22 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
                 f"Cannot export to file {self.source} in mode '{self.__mode}'. Please use mode 'w'."
             )
         write_args = dict(write_args or {})
-        keep_links = not isinstance(src_io, ZarrIO) and write_args.get("link_data", True)
-        if not isinstance(src_io, ZarrIO) and "link_data" not in write_args:
-            write_args["link_data"] = False
+        foreign = not isinstance(src_io, ZarrIO)
+        if foreign and write_args.get("link_data") is True:
+            raise UnsupportedOperation(
+                f"Cannot export from non-Zarr backend {type(src_io).__name__} to Zarr with write argument "
+                "link_data=True: a Zarr file cannot link to the datasets of another format. Leave link_data out "
+                "(the data is copied) or pass link_data=False."
+            )
+        _check_export_container(src_io, container)
+        if not write_args.get("link_data", True):
+            clear_cache = True  # as HDF5IO: copying on request rebuilds every container for export
+        # from another format, data is copied; an unmodified file is exported from its builders as read
+        keep_links = foreign and "link_data" not in write_args
+        if foreign:
+            write_args.setdefault("link_data", False)
         write_args["export_source"] = src_io.source
         write_args["consolidate_metadata"] = kwargs["consolidate_metadata"]
-        if not write_args.get("link_data", True):
-            clear_cache = True
         self.__dci_queue = ZarrIODataChunkIteratorQueue(
             number_of_jobs=kwargs["number_of_jobs"],
             max_threads_per_process=kwargs["max_threads_per_process"],
@@ -476,9 +485,20 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
     def _builder_for_reference(self, value: Any) -> Any:
         return self._reader().resolve(parse_reference_element(value))
 
-    @staticmethod
-    def _reference_path(builder: Builder) -> str:
-        return builder_path(builder)
+    def _reference_path(self, target: Container | Builder) -> str:
+        """The stored path of a reference to ``target`` (a container or builder) appended to a dataset of this file.
+
+        A container added since the file was read has no builder in the file's tree yet: the whole file is
+        built once (as ``write()`` would) to place it. ValueError when it is still in no file.
+        """
+        builder = target if isinstance(target, Builder) else self.manager.build(target)
+        if builder.parent is None and builder.location is None and isinstance(target, Container):
+            root = target
+            while root.parent is not None:
+                root = root.parent
+            self.manager.build(root, source=self.source, root=True)
+            builder = self.manager.get_builder(target) or builder
+        return reference_path(builder)
 
     def resolve_ref(self, zarr_ref: Any) -> tuple[str, Any]:
         """``(target name, zarr object)`` for a stored reference or link entry."""
@@ -531,12 +551,6 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         if written and check_on_disk:
             written = self.get_builder_exists_on_disk(builder)
         return written
-
-    def get_builder_exists_on_disk(self, builder: Builder) -> bool:
-        return os.path.exists(self.get_builder_disk_path(builder))
-
-    def get_builder_disk_path(self, builder: Builder, filepath: str | None = None) -> str:
-        return os.path.join(filepath or self.source, builder_path(builder).lstrip("/"))
 
     @staticmethod
     def get_zarr_parent_path(zarr_object: Any) -> str:
@@ -607,6 +621,28 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
                     info[name.strip()] = value.strip()
             return generate_array_html_repr(info, dataset, "Zarr Array")
         return generate_array_html_repr({}, dataset, "Array Read from ZarrIO (not a Zarr Array)")
+
+
+def _check_export_container(src_io: HDMFIO, container: Container | None) -> None:
+    """The checks of ``HDMFIO.export``, made before anything is written and with the same exception types."""
+    if container is None:
+        return
+    if src_io.manager is None:
+        raise ValueError(
+            f"Cannot export {container.name!r}: when a container is given, src_io ({type(src_io).__name__}) must "
+            "have a BuildManager, and it has none. Export the container from the IO that read it."
+        )
+    built = src_io.manager.get_builder(container)
+    if built is None:
+        raise ValueError(
+            f"Cannot export {container.name!r}: the provided container must have been read by the provided src_io "
+            f"({src_io.source}). Pass the IO that read it, or write the container with write() instead."
+        )
+    if built.parent is not None:
+        raise ValueError(
+            f"Cannot export {container.name!r}: the provided container must be the root of the hierarchy of the "
+            "source used to read the container. Export the root (the NWBFile) instead."
+        )
 
 
 def _open_array(store: Store, metadata: Any, key: str) -> zarr.Array:

@@ -50,8 +50,7 @@ class NWBZarrIO(ZarrIO):
     @docval(
         {"name": "src_io", "type": "hdmf.backends.io.HDMFIO", "doc": "the IO to export from"},
         {"name": "nwbfile", "type": NWBFile, "doc": "the NWBFile to export", "default": None},
-        {"name": "write_args", "type": dict, "doc": "arguments for write_builder", "default": None},
-        *get_docval(ZarrIO.export, "progress", "sharding"),
+        *(arg for arg in get_docval(ZarrIO.export) if arg["name"] not in ("src_io", "container")),
     )
     def export(self, **kwargs):
         """Export an NWB file from another IO (NWBHDF5IO or NWBZarrIO) into this store."""

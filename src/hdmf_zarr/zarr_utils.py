@@ -82,8 +82,7 @@ class DatasetOfReferences(ZarrDataset, ReferenceResolver):
 
     def append(self, container: Any) -> None:
         """Append a reference to an already written ``container``."""
-        builder = self.io.manager.build(container)
-        append_data(self.dataset, self.io._reference_path(builder))
+        append_data(self.dataset, self.io._reference_path(container))
 
 
 class BuilderResolverMixin(BuilderResolver):
@@ -156,7 +155,7 @@ class AbstractZarrTableDataset(DatasetOfReferences):
         values = []
         for name, value in zip(stored.names, tuple(row)):
             if name in self._ref_fields and value is not None and not isinstance(value, str):
-                value = self.io._reference_path(self.io.manager.build(value))
+                value = self.io._reference_path(value)
             values.append("" if value is None and stored[name].kind == "U" else value)
         check_compound_widths(np.array([tuple(values)], dtype=_widened(stored)), stored, "/" + self.dataset.path)
         self.dataset.append(np.array([tuple(values)], dtype=stored))
