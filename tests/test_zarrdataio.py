@@ -193,10 +193,18 @@ def test_compound_reference_column_rebuilt_by_hdmf_keeps_every_setting(tmp_path)
 # ------------------------------------------------------------------------------------------ argument rules
 
 
-@pytest.mark.parametrize("value", [ZstdCodec(), False, "zstd"])
-def test_compressor_singular_raises_type_error(value):
+@pytest.mark.parametrize("value", ["zstd", 5, [ZstdCodec()]])
+def test_compressor_singular_that_is_not_a_codec_raises_type_error(value):
     with pytest.raises(TypeError, match="compressors"):
         ZarrDataIO(DATA, compressor=value)
+
+
+@pytest.mark.parametrize("value", [ZstdCodec(), False, None])
+def test_compressor_singular_is_the_deprecated_zarr2_spelling(value):
+    """hdmf-zarr 0.14 refuses ``compressor``; we translate it (tests/test_zarr2_api.py covers numcodecs codecs)."""
+    with pytest.warns(DeprecationWarning, match="is the zarr 2 spelling; use compressors="):
+        dio = ZarrDataIO(DATA, compressor=value)
+    assert dio.io_settings == {"compressors": [value] if value else None}
 
 
 def test_filters_must_be_array_to_array_codecs():

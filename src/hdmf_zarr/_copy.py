@@ -74,7 +74,7 @@ def _source_settings(source: Any) -> dict[str, Any]:
         settings: dict[str, Any] = {"chunks": source.chunks, "fill_value": source.fill_value}
         if source.metadata.zarr_format == 3:
             settings["compressors"] = source.compressors or None
-            settings["filters"] = source.filters or None
+            settings["filters"] = source.async_array.filters or None  # v3 codecs, not zarr 2's view
             settings["serializer"] = source.serializer or "auto"
             if source.shards is not None:
                 settings["shards"] = source.shards

@@ -10,12 +10,14 @@ import numpy as np
 import zarr
 from hdmf.data_utils import DataIO
 from hdmf.utils import docval, getargs, popargs
+from numcodecs.abc import Codec as NumcodecsCodec
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
 from ._buffers import host_buffers
 from ._dask import is_dask_array
 from ._dtypes import STRING_DTYPE
 from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
+from ._legacy_codecs import NOT_GIVEN, translate, zarr2_compressor, zarr2_filters
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._specs import ZarrSpecReader, ZarrSpecWriter
 from ._stores import get_store_path
@@ -41,6 +43,11 @@ class ZarrDataIO(DataIO):
 
     Settings map one to one onto ``zarr.create_array`` keywords: ``chunks``, ``fill_value``,
     ``compressors``, ``filters``, ``serializer`` and ``shards``.
+
+    The zarr 2 spelling of hdmf-zarr <= 0.13 still works, with a DeprecationWarning that shows the zarr v3
+    spelling: ``compressor=<numcodecs codec>`` (or ``None``/``False`` for no compression) and numcodecs codecs in
+    ``filters`` or ``compressors`` are translated to the equivalent zarr v3 codecs. ``get_io_params()`` reports the
+    translated v3 codecs.
     """
 
     @docval(
@@ -53,11 +60,17 @@ class ZarrDataIO(DataIO):
         {"name": "fillvalue", "type": None, "doc": "value of unwritten elements", "default": None},
         {
             "name": "compressors",
-            "type": (BytesBytesCodec, list, tuple, bool),
+            "type": (BytesBytesCodec, NumcodecsCodec, list, tuple, bool),
             "doc": "zarr v3 bytes-to-bytes codecs; False for none, True for zarr's default",
             "default": None,
         },
-        {"name": "compressor", "type": None, "doc": "removed: use 'compressors'", "default": None},
+        {
+            "name": "compressor",
+            "type": None,
+            "doc": "deprecated zarr 2 spelling: a numcodecs codec, or None/False for no compression",
+            "default": NOT_GIVEN,
+            "allow_none": True,
+        },
         {"name": "filters", "type": (list, tuple), "doc": "array-to-array codecs", "default": None},
         {"name": "serializer", "type": ArrayBytesCodec, "doc": "array-to-bytes codec", "default": None},
         {"name": "shards", "type": (list, tuple, str), "doc": "shard shape, or 'auto'", "default": None},
@@ -76,11 +89,10 @@ class ZarrDataIO(DataIO):
             "link_data",
             kwargs,
         )
-        if compressor is not None:
-            raise TypeError(
-                "ZarrDataIO no longer takes 'compressor'; pass zarr v3 codecs as 'compressors' "
-                "(for example compressors=[zarr.codecs.BloscCodec(cname='zstd')])."
-            )
+        legacy = translate(compressor, compressors, filters, serializer)
+        if legacy.message is not None:
+            warnings.warn(legacy.message, DeprecationWarning, stacklevel=3)
+        compressors, filters, serializer = legacy.compressors, legacy.filters, legacy.serializer
         deferred = data if is_dask_array(data) else None  # HDMF's DataIO type check does not know dask
         super().__init__(data=None if deferred is not None else data, dtype=None, shape=None)
         if deferred is not None:
@@ -234,6 +246,33 @@ class HDMFZarrArray(zarr.Array):
     def dtype(self) -> np.dtype:
         real = super().dtype
         return np.dtype(object) if real == STRING_DTYPE else real
+
+    @property
+    def compressor(self) -> Any:
+        """zarr 2's ``Array.compressor``: the compressor as a numcodecs codec, or None when uncompressed.
+
+        zarr 3 deprecates it and raises for Zarr v3 arrays; tools written for zarr 2 (nwbinspector's compression
+        checks, neuroconv's backend configuration) still read it. For a v3 array it is the last compressor that
+        compresses (not a checksum), as a numcodecs codec where one exists, else the zarr v3 codec itself.
+        ``compressors`` gives all of them, as zarr v3 codecs.
+        """
+        if self.metadata.zarr_format == 2:
+            return self.metadata.compressor
+        return zarr2_compressor(self.compressors)
+
+    @property
+    def filters(self) -> Any:
+        """zarr 2's ``Array.filters``: numcodecs codecs (the array-to-array ones, then the bytes-to-bytes ones
+        before the compressor), or None. Tools written for zarr 2 (neuroconv's backend configuration) read it;
+        ``async_array.filters`` and ``metadata`` give the zarr v3 codecs."""
+        if self.metadata.zarr_format == 2:
+            return self.metadata.filters
+        return zarr2_filters(self.async_array.filters, self.async_array.compressors)
+
+    @property
+    def itemsize(self) -> int:
+        """zarr 2's ``Array.itemsize``: bytes per element of :attr:`dtype`."""
+        return self.dtype.itemsize
 
     def __len__(self) -> int:
         if not self.shape:
