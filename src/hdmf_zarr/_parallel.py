@@ -57,7 +57,8 @@ class ZarrIODataChunkIteratorQueue(deque):
 
     def exhaust_queue(self) -> None:
         """Write every queued iterator to the end."""
-        with progress_bar(self.progress if self else False, None, "writing iterators", "block") as bar:
+        total = _total_buffers(iterator for _, iterator in self)
+        with progress_bar(self.progress if self else False, total, "writing iterators", "block") as bar:
             if self.number_of_jobs > 1:
                 parallel = [(d, it) for d, it in self if _is_pickleable(it) and _local_root(d) is not None]
                 for item in parallel:
@@ -158,3 +159,14 @@ def _write_task(task: tuple[str, str, GenericDataChunkIterator, Any]) -> None:
     else:
         array[selection] = iterator._get_data(selection)
     gc.collect()
+
+
+def _total_buffers(iterators: Any) -> int | None:
+    """How many blocks the queued iterators will yield, when every one of them knows (None otherwise)."""
+    total = 0
+    for iterator in iterators:
+        count = getattr(iterator, "num_buffers", None)
+        if not isinstance(count, int):
+            return None
+        total += count
+    return total

@@ -32,24 +32,28 @@ def wants_progress(option: ProgressOption) -> bool:
     return bool(option) or isinstance(option, dict)
 
 
-def make_bar(option: ProgressOption, total: int | None, desc: str, unit: str = "chunk") -> Any:
-    """A tqdm bar for ``option`` (True, or a dict of tqdm keywords), or a ``NoProgress``."""
+def make_bar(option: ProgressOption, total: int | None, desc: str, unit: str = "chunk", leave: bool = True) -> Any:
+    """A tqdm bar for ``option`` (True, or a dict of tqdm keywords), or a ``NoProgress``.
+
+    Bars stay on the stream when done (``leave``), except the per-array ones of a many-array write."""
     if not wants_progress(option):
         return NoProgress()
     try:
         from tqdm.auto import tqdm
     except ImportError as err:
         raise ImportError("progress=True needs tqdm: pip install tqdm") from err
-    keywords = {"total": total, "desc": desc, "unit": unit, "leave": False, "dynamic_ncols": True}
+    keywords = {"total": total, "desc": desc, "unit": unit, "leave": leave, "dynamic_ncols": True}
     if isinstance(option, dict):
         keywords.update(option)
     return tqdm(**keywords)
 
 
 @contextmanager
-def progress_bar(option: ProgressOption, total: int | None, desc: str, unit: str = "chunk") -> Iterator[Any]:
+def progress_bar(
+    option: ProgressOption, total: int | None, desc: str, unit: str = "chunk", leave: bool = True
+) -> Iterator[Any]:
     """``make_bar`` as a context manager that closes the bar at the end."""
-    bar = make_bar(option, total, desc, unit)
+    bar = make_bar(option, total, desc, unit, leave)
     try:
         yield bar
     finally:
