@@ -15,7 +15,8 @@ from zarr.core.sync import sync
 
 from hdmf_zarr import NWBZarrIO
 from hdmf_zarr._chunkcopy import ArrayCopy, h5_chunks_match, zarr_chunks_match
-from hdmf_zarr._copy import copy_block_shape, copy_options, copy_settings
+from hdmf_zarr._copy import copy_block_shape, copy_settings
+from hdmf_zarr._options import WriteOptions
 
 RNG = np.random.default_rng(7)
 
@@ -30,9 +31,10 @@ def h5file(tmp_path):
         yield handle
 
 
-def copy_into(tmp_path: Path, source, **settings) -> tuple[zarr.Array, ArrayCopy]:
+def copy_into(tmp_path: Path, source, options=None, **settings) -> tuple[zarr.Array, ArrayCopy]:
     """Copy ``source`` into a new zarr array made with its copy settings (``settings`` win)."""
-    kwargs = {**copy_settings(source), **settings}
+    options = options or WriteOptions()
+    kwargs = {**copy_settings(source, options.compressors), **settings}
     dtype = np.dtype(source.dtype)
     target = zarr.create_array(
         store=str(tmp_path / "target.zarr"), name="x", shape=source.shape, dtype=dtype, overwrite=True, **kwargs
@@ -44,6 +46,7 @@ def copy_into(tmp_path: Path, source, **settings) -> tuple[zarr.Array, ArrayCopy
         source,
         lambda block: np.asarray(block, dtype=dtype),
         target._async_array.setitem,
+        options,
     )
     sync(copier.run())
     return zarr.open_array(str(tmp_path / "target.zarr"), path="x", mode="r"), copier
@@ -137,16 +140,14 @@ def test_another_chunk_shape_is_decoded_a_few_chunks_at_a_time(tmp_path, h5file)
 
 def test_recompress_option_decodes_every_chunk(tmp_path, h5file):
     dset = h5file.create_dataset("d", data=_noise((300,)), chunks=(100,), compression="gzip", shuffle=True)
-    with copy_options(chunk_copy=False):
-        array, copier = copy_into(tmp_path, dset)
+    array, copier = copy_into(tmp_path, dset, WriteOptions(chunk_copy=False))
     assert copier.copied_raw == 0
     np.testing.assert_array_equal(array[:], dset[:])
 
 
 def test_compressors_option_replaces_the_source_codecs(tmp_path, h5file):
     dset = h5file.create_dataset("d", data=_noise((300,)), chunks=(100,), compression="gzip")
-    with copy_options(compressors=[zarr.codecs.ZstdCodec(level=2)]):
-        array, copier = copy_into(tmp_path, dset)
+    array, copier = copy_into(tmp_path, dset, WriteOptions(compressors=[zarr.codecs.ZstdCodec(level=2)]))
     assert [c.to_dict()["name"] for c in array.metadata.codecs] == ["bytes", "zstd"]
     assert copier.copied_raw == 0
     np.testing.assert_array_equal(array[:], dset[:])
@@ -297,3 +298,48 @@ def test_export_zarr_to_zarr_keeps_the_chunk_objects(gzip_nwb, tmp_path):
     with NWBZarrIO(second, "r") as io, warnings.catch_warnings():
         nwbfile = io.read()
         np.testing.assert_array_equal(nwbfile.acquisition["es"].data[:], data)
+
+
+def test_two_conversions_at_once_each_keep_their_own_options(tmp_path):
+    """Write options are values handed down, not process state: two conversions overlapping in two threads,
+    one recompressing and one copying chunks as stored, each get what they asked for."""
+    import threading
+
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb import NWBHDF5IO
+    from pynwb.testing.mock.base import mock_TimeSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from hdmf_zarr._convert import convert
+
+    nwbfile = mock_NWBFile()
+    for index in range(4):
+        data = H5DataIO(_noise((20_000, 4)), chunks=(1000, 4), compression="gzip")
+        nwbfile.add_acquisition(mock_TimeSeries(name=f"ts{index}", data=data))
+    source = tmp_path / "source.nwb"
+    with NWBHDF5IO(source, "w") as io:
+        io.write(nwbfile)
+    started = {name: threading.Event() for name in ("recompressed", "as_stored")}
+
+    def run(name: str, other: str, **kwargs) -> None:
+        def progress(_: int) -> None:
+            started[name].set()
+            started[other].wait(timeout=10)  # go on copying only once the other conversion copies too
+
+        convert(str(source), str(tmp_path / f"{name}.nwb.zarr"), progress=progress, **kwargs)
+
+    threads = [
+        threading.Thread(
+            target=run, args=("recompressed", "as_stored"), kwargs={"compressors": [zarr.codecs.ZstdCodec(level=2)]}
+        ),
+        threading.Thread(target=run, args=("as_stored", "recompressed")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(event.is_set() for event in started.values())
+    for name, codec in (("recompressed", "zstd"), ("as_stored", "numcodecs.zlib")):  # HDF5 gzip, as stored
+        for index in range(4):
+            array = zarr.open_array(str(tmp_path / f"{name}.nwb.zarr"), path=f"acquisition/ts{index}/data", mode="r")
+            assert [c.to_dict()["name"] for c in array.metadata.codecs][-1] == codec, (name, index)

@@ -13,7 +13,7 @@ exactly the bytes the source holds:
 * a zarr v2 array in C order without filters, whose compressor is the target's only compressor.
 
 Anything else (other filters, fletcher32, a different chunk grid or codec, a dtype conversion) is read,
-decoded and re-encoded a block of a few chunks at a time. Either way at most ``OPTIONS.workers`` blocks
+decoded and re-encoded a block of a few chunks at a time. Either way at most ``WriteOptions.copy_workers`` blocks
 are in flight, so memory stays a few chunks per array whatever the array's size.
 """
 
@@ -30,9 +30,10 @@ from zarr.abc.store import Store
 from zarr.codecs import BytesCodec
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
-from ._copy import OPTIONS, copy_block_shape, iter_regions
+from ._copy import copy_block_shape, iter_regions
 from ._encode import ChunkEncoder
 from ._h5filters import is_h5py_dataset
+from ._options import WriteOptions
 
 #: a chunk that is absent from the source and must stay absent (both sides read it as the fill value)
 ABSENT = object()
@@ -167,9 +168,9 @@ def _zarr_fetch(array: zarr.Array) -> RawFetch:
     return fetch
 
 
-def raw_fetch(source: Any, meta: Any) -> RawFetch | None:
+def raw_fetch(source: Any, meta: Any, options: WriteOptions) -> RawFetch | None:
     """A reader of stored chunks of ``source`` usable as chunks of ``meta``; None when none can be."""
-    if not OPTIONS.chunk_copy or meta is None:
+    if not options.chunk_copy or meta is None:
         return None
     try:
         if isinstance(source, zarr.Array) and zarr_chunks_match(source, meta):
@@ -211,7 +212,7 @@ class ArrayCopy:
 
     ``convert`` turns a region read from the source into target values; ``setitem`` writes a
     chunk-aligned region through zarr (used when the codecs have no synchronous encoder);
-    ``on_chunk(n)`` is told each time ``n`` more chunks are done.
+    ``on_chunk(n)`` is told each time ``n`` more chunks are done; ``options`` are the write's.
     """
 
     def __init__(
@@ -222,9 +223,10 @@ class ArrayCopy:
         source: Any,
         convert: Callable[[Any], np.ndarray],
         setitem: Callable[[tuple[slice, ...], np.ndarray], Awaitable[None]],
+        options: WriteOptions,
         on_chunk: Callable[[int], Any] | None = None,
     ) -> None:
-        self.store, self.key, self.meta, self.source = store, key, meta, source
+        self.store, self.key, self.meta, self.source, self.options = store, key, meta, source, options
         self.convert, self.setitem, self.on_chunk = convert, setitem, on_chunk
         self.shape = tuple(meta.shape)
         self.chunks = _chunk_shape(meta) or self.shape
@@ -232,11 +234,11 @@ class ArrayCopy:
         native = meta.data_type.to_native_dtype()
         self.fixed = native.kind in _FIXED_KINDS
         self.itemsize = native.itemsize if self.fixed else 16  # text: a guess, for block sizes
-        self.raw = raw_fetch(source, meta)
+        self.raw = raw_fetch(source, meta, options)
         self.copied_raw = 0  # chunks stored as they were
 
     async def run(self) -> None:
-        workers = OPTIONS.workers
+        workers = self.options.copy_workers
         if self.raw is not None:
             jobs = (lambda c=coords: self._raw_chunk(c) for coords in _grid(self.shape, self.chunks))
         else:
@@ -251,8 +253,8 @@ class ArrayCopy:
     def _report(self, region: tuple[slice, ...]) -> None:
         if self.on_chunk is not None:
             self.on_chunk(math.prod(-(-(r.stop - r.start) // c) for r, c in zip(region, self.chunks)))
-        if OPTIONS.progress is not None and self.fixed:
-            OPTIONS.progress(math.prod(r.stop - r.start for r in region) * self.itemsize)
+        if self.options.on_copied is not None and self.fixed:
+            self.options.on_copied(math.prod(r.stop - r.start for r in region) * self.itemsize)
 
     async def _raw_chunk(self, coords: tuple[int, ...]) -> None:
         found = await self.raw(coords)
@@ -283,9 +285,9 @@ class ArrayCopy:
         return out
 
 
-async def load_small(source: Any, meta: Any) -> dict[str, Buffer] | None:
+async def load_small(source: Any, meta: Any, options: WriteOptions) -> dict[str, Buffer] | None:
     """The stored chunk objects of a small array that can be copied as they are (key -> bytes), else None."""
-    fetch = raw_fetch(source, meta)
+    fetch = raw_fetch(source, meta, options)
     if fetch is None:
         return None
     chunks = _chunk_shape(meta) or tuple(meta.shape)
@@ -302,7 +304,9 @@ def _logical_bytes(node: Any, text_itemsize: int = 16) -> int:
     return math.prod(node.shape) * (dtype.itemsize if dtype.kind in _FIXED_KINDS else text_itemsize)
 
 
-async def stage_small_sources(nodes: Iterable[Any], limit: int, budget: int) -> dict[str, Buffer]:
+async def stage_small_sources(
+    nodes: Iterable[Any], limit: int, budget: int, options: WriteOptions
+) -> dict[str, Buffer]:
     """Read the lazy sources of plan nodes of at most ``limit`` bytes, up to ``budget`` bytes in all.
 
     Sources whose chunks can be copied as they are give their chunk objects (returned, keyed by store
@@ -318,7 +322,7 @@ async def stage_small_sources(nodes: Iterable[Any], limit: int, budget: int) -> 
             small.append(node)
             total += size
     documents: dict[str, Buffer] = {}
-    raw = await asyncio.gather(*(load_small(node.source, node.metadata) for node in small))
+    raw = await asyncio.gather(*(load_small(node.source, node.metadata, options) for node in small))
     rest = []
     for node, chunks in zip(small, raw):
         if chunks is None:
@@ -333,6 +337,6 @@ async def stage_small_sources(nodes: Iterable[Any], limit: int, budget: int) -> 
             node.source = None
 
     await asyncio.to_thread(read_values)
-    if OPTIONS.progress is not None and small:
-        OPTIONS.progress(sum(_logical_bytes(node, 0) for node in small))
+    if options.on_copied is not None and small:
+        options.on_copied(sum(_logical_bytes(node, 0) for node in small))
     return documents

@@ -26,12 +26,12 @@ from zarr.storage import LocalStore, MemoryStore, StorePath
 
 from ._chunkcopy import ArrayCopy, run_bounded, stage_small_sources
 from ._convention import LINKS_ATTR
-from ._copy import OPTIONS
 from ._encode import encode_single_chunk, write_chunks
 from ._inline import can_inline, inline
 from ._metadata import block_is_current, load_documents, parse_nodes
+from ._options import WriteOptions
 from ._plan import ArrayNode, GroupNode, WritePlan
-from ._progress import NoProgress, ProgressOption, chunk_count, progress_bar
+from ._progress import NoProgress, chunk_count, progress_bar
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
 SMALL_ARRAY_BYTES = 4 << 20
@@ -124,11 +124,11 @@ class Committer:
     """Writes a WritePlan into ``store``; ``existing`` holds metadata of nodes already in the store."""
 
     def __init__(
-        self, store: Store, existing: Mapping[str, Any] | None = None, progress: ProgressOption = False
+        self, store: Store, existing: Mapping[str, Any] | None = None, options: WriteOptions | None = None
     ) -> None:
         self.store = store
         self.existing = dict(existing or {})
-        self.progress = progress
+        self.options = options or WriteOptions()
         self.bar: Any = NoProgress()  # advanced once per chunk streamed (big arrays, copies)
         self.prototype = default_buffer_prototype()
         self.written: dict[str, Any] = {}  # key -> metadata of every node this commit wrote
@@ -156,7 +156,9 @@ class Committer:
         for node in plan.arrays.values():
             self.written[node.key] = node.metadata
             documents.update(self._encode(node.key, node.metadata))
-        documents.update(await stage_small_sources(plan.arrays.values(), SMALL_SOURCE_BYTES, STAGING_FLUSH_BYTES))
+        documents.update(
+            await stage_small_sources(plan.arrays.values(), SMALL_SOURCE_BYTES, STAGING_FLUSH_BYTES, self.options)
+        )
         fallback = self._encode_small_chunks(plan, documents)
         await self._clear_replaced_arrays(plan)
         await self._write_documents(documents)
@@ -164,10 +166,10 @@ class Committer:
         big = [node for node in plan.arrays.values() if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES]
         copies = [node for node in plan.arrays.values() if node.source is not None]
         total = sum(chunk_count(node.metadata) for node in big + copies)
-        with progress_bar(self.progress if total else False, total, "writing chunks") as self.bar:
+        with progress_bar(self.options.progress if total else False, total, "writing chunks") as self.bar:
             for node in big:
                 await self._write_array(node)
-            await run_bounded((lambda n=node: self._copy_source(n) for node in copies), OPTIONS.jobs)
+            await run_bounded((lambda n=node: self._copy_source(n) for node in copies), self.options.jobs)
 
     def _group_metadata(self, node: GroupNode) -> GroupMetadata | None:
         if not node.exists:
@@ -254,7 +256,10 @@ class Committer:
     async def _copy_source(self, node: ArrayNode) -> None:
         """Copy a lazy source (zarr array, h5py dataset) chunk by chunk, as stored bytes where the codecs match."""
         setitem = self._async_array(node).setitem
-        await ArrayCopy(self.store, node.key, node.metadata, node.source, node.convert, setitem, self.bar.update).run()
+        array_copy = ArrayCopy(
+            self.store, node.key, node.metadata, node.source, node.convert, setitem, self.options, self.bar.update
+        )
+        await array_copy.run()
 
 
 def encode_metadata(meta: Any) -> dict[str, Buffer]:

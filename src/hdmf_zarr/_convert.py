@@ -2,16 +2,17 @@
 
 The direction comes from the source's content (HDF5 file, Zarr v3 store, Zarr v2 store) and the
 destination's name (``.nwb``/``.h5``/``.hdf5`` for HDF5, ``.zarr`` or ``.zarr.zip`` for Zarr). Each
-conversion is an ordinary export, run with :func:`hdmf_zarr._copy.copy_options` set from the arguments.
+conversion is an ordinary export, run with ``WriteOptions`` made from the arguments.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from collections.abc import Callable
 from typing import Any
+
+from ._options import WriteOptions
 
 HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5", ".hdf")
 ZARR_SUFFIXES = (".zarr", ".zarr.zip", ".zip")
@@ -140,25 +141,22 @@ def convert(
     decodes and re-encodes every chunk; ``copy_links`` copies objects linked from other HDF5 files into
     the new file instead of converting those files next to it.
     """
-    from ._copy import copy_options
-
     kind, target = source_format(src), destination_format(dst)
     if target == "hdf5" and kind == "hdf5":
         raise ConversionError("Both files are HDF5: there is nothing to convert.")
     if target == "hdf5" and compressors is not None:
         raise ConversionError("--compressor applies to Zarr destinations only.")
     _check_paths(src, dst, overwrite)
-    options = {"chunk_copy": chunk_copy, "jobs": max(1, jobs), "compressors": compressors, "progress": progress}
+    options = WriteOptions(jobs=max(1, jobs), chunk_copy=chunk_copy, compressors=compressors, on_copied=progress)
     try:
-        with copy_options(**options):
-            if target == "hdf5":
-                _zarr_to_hdf5(src, dst, kind, allow_pickle)
-            elif kind == "hdf5":
-                _hdf5_to_zarr(src, dst, copy_links)
-            elif kind == "zarr-v2":
-                _v2_to_v3(src, dst, allow_pickle)
-            else:
-                _zarr_to_zarr(src, dst)
+        if target == "hdf5":
+            _zarr_to_hdf5(src, dst, kind, allow_pickle)
+        elif kind == "hdf5":
+            _hdf5_to_zarr(src, dst, copy_links, options)
+        elif kind == "zarr-v2":
+            _v2_to_v3(src, dst, allow_pickle, options)
+        else:
+            _zarr_to_zarr(src, dst, options)
     except BaseException:
         _remove(dst)  # never leave a half-written file behind
         raise
@@ -172,36 +170,27 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _hdf5_to_zarr(src: str, dst: str, copy_links: bool) -> None:
+def _hdf5_to_zarr(src: str, dst: str, copy_links: bool, options: WriteOptions) -> None:
     from pynwb import NWBHDF5IO
 
     from .nwb import NWBZarrIO
 
     write_args = {"link_data": False} if copy_links else None
     with NWBHDF5IO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
-        writer.export(src_io=reader, write_args=write_args)
+        writer._export(reader, options, write_args=write_args)
 
 
-def _zarr_to_zarr(src: str, dst: str) -> None:
+def _zarr_to_zarr(src: str, dst: str, options: WriteOptions) -> None:
     from .nwb import NWBZarrIO
 
     with NWBZarrIO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
-        writer.export(src_io=reader)
+        writer._export(reader, options)
 
 
-def _v2_reader() -> Any:
-    try:
-        module = importlib.import_module("hdmf_zarr.nwb_zarrv2")
-    except ImportError:
-        return None
-    return getattr(module, "NWBZarrV2IO", None)
+def _v2_to_v3(src: str, dst: str, allow_pickle: bool, options: WriteOptions) -> None:
+    from .nwb_zarrv2 import NWBZarrV2IO
 
-
-def _v2_to_v3(src: str, dst: str, allow_pickle: bool) -> None:
-    reader = _v2_reader()
-    if reader is None or not hasattr(reader, "convert_to_v3"):
-        raise ConversionError("Converting Zarr v2 files needs hdmf_zarr.nwb_zarrv2, which is not available.")
-    reader.convert_to_v3(src, dst, allow_pickle=allow_pickle)
+    NWBZarrV2IO.convert_to_v3(src, dst, allow_pickle=allow_pickle, options=options)
 
 
 def _zarr_to_hdf5(src: str, dst: str, kind: str, allow_pickle: bool) -> None:
@@ -209,9 +198,10 @@ def _zarr_to_hdf5(src: str, dst: str, kind: str, allow_pickle: bool) -> None:
 
     from .nwb import NWBZarrIO
 
-    reader_class = _v2_reader() if kind == "zarr-v2" else None
-    if reader_class is not None:
-        reader = reader_class(src, mode="r", allow_pickle=allow_pickle)
+    if kind == "zarr-v2":
+        from .nwb_zarrv2 import NWBZarrV2IO
+
+        reader = NWBZarrV2IO(src, mode="r", allow_pickle=allow_pickle)
     else:
         reader = NWBZarrIO(src, mode="r")
     with reader, NWBHDF5IO(dst, mode="w") as writer:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -18,54 +15,17 @@ from . import _dtypes as dt
 from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
 
 
-@dataclass
-class CopyOptions:
-    """How existing arrays are copied (process-wide; change them with :func:`copy_options`).
-
-    ``chunk_copy``: store chunks whose codecs match as they are, without recompressing them.
-    ``workers``: blocks of one array in flight at once (each a few chunks).
-    ``jobs``: arrays copied at the same time.
-    ``compressors``: when not None, the compressors of every copied array (replacing the source's).
-    ``progress``: called with the logical bytes of each block copied.
-    """
-
-    chunk_copy: bool = True
-    workers: int = max(2, min(4, os.cpu_count() or 1))
-    jobs: int = 1
-    compressors: Any = None
-    progress: Callable[[int], None] | None = None
-
-
-OPTIONS = CopyOptions()
-
-
-@contextmanager
-def copy_options(**changes: Any) -> Iterator[CopyOptions]:
-    """Change :data:`OPTIONS` inside the ``with`` block (keywords given as None keep their value)."""
-    previous = {f.name: getattr(OPTIONS, f.name) for f in fields(OPTIONS)}
-    for name, value in changes.items():
-        if name not in previous:
-            raise TypeError(f"copy_options() got an unexpected keyword argument '{name}'")
-        if value is not None:
-            setattr(OPTIONS, name, value)
-    try:
-        yield OPTIONS
-    finally:
-        for name, value in previous.items():
-            setattr(OPTIONS, name, value)
-
-
 def native_dtype(source: Any) -> np.dtype:
     if isinstance(source, zarr.Array):
         return np.dtype(source.async_array.dtype)
     return np.dtype(source.dtype)
 
 
-def copy_settings(source: Any) -> dict[str, Any]:
-    """Storage settings of ``source`` expressed as ``create_array`` keywords (``OPTIONS.compressors`` wins)."""
+def copy_settings(source: Any, compressors: Any = None) -> dict[str, Any]:
+    """Storage settings of ``source`` expressed as ``create_array`` keywords (``compressors``, when given, win)."""
     settings = _source_settings(source)
-    if OPTIONS.compressors is not None and (isinstance(source, zarr.Array) or is_h5py_dataset(source)):
-        settings["compressors"] = OPTIONS.compressors
+    if compressors is not None and (isinstance(source, zarr.Array) or is_h5py_dataset(source)):
+        settings["compressors"] = compressors
     return settings
 
 

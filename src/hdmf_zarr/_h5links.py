@@ -9,6 +9,9 @@ are converted in turn, and a file linking back to one already being converted ge
 When that cannot be done (the destination is not a local folder, or the linked file cannot be read as
 an HDMF file), the linked objects are copied into the new file instead, with a warning: a link never
 points at something that does not exist.
+
+The files converted during one export (HDF5 file -> Zarr store) are recorded in that export's
+``WriteOptions.conversions``, which its nested exports share.
 """
 
 from __future__ import annotations
@@ -19,9 +22,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-#: HDF5 file (absolute path) -> the Zarr store it is being converted to, during an export
-_CONVERTED: dict[str, str] = {}
 
 
 def sibling_store(h5_path: str, destination: str) -> str:
@@ -55,12 +55,13 @@ def external_links(h5_path: str) -> dict[str, tuple[str, str]]:
 
 
 @contextmanager
-def kept_links(src_io: Any, dst_io: Any, enabled: bool = True) -> Iterator[dict[str, tuple[str, str]]]:
+def kept_links(src_io: Any, dst_io: Any, options: Any, enabled: bool = True) -> Iterator[dict[str, tuple[str, str]]]:
     """For the export of ``src_io`` into ``dst_io``: ``{key: (zarr store, path)}`` to link instead of copying.
 
     The keys are the external links of ``src_io``'s HDF5 file; each linked file is converted first (see
-    the module docstring). Links whose file cannot be converted are left out, so their objects are
-    copied in. Empty when ``enabled`` is False or the source is not an HDF5 file.
+    the module docstring), with ``options`` (the export's ``WriteOptions``). Links whose file cannot be
+    converted are left out, so their objects are copied in. Empty when ``enabled`` is False or the source
+    is not an HDF5 file.
     """
     from ._stores import store_folder
 
@@ -68,47 +69,44 @@ def kept_links(src_io: Any, dst_io: Any, enabled: bool = True) -> Iterator[dict[
     if not enabled or not isinstance(source, str) or not os.path.isfile(source):
         yield {}
         return
-    outermost = not _CONVERTED
-    _CONVERTED.setdefault(os.path.abspath(source), os.path.abspath(dst_io.source))
-    try:
-        links = external_links(source)
-        here = store_folder(dst_io.store) if links else None
-        if links and here is None:
-            warnings.warn(
-                f"{source} links to other HDF5 files and the destination is not a local folder: the linked "
-                "objects are copied into it",
-                stacklevel=3,
-            )
-            links = {}
-        targets = {}
-        for key, (h5_file, path) in links.items():
-            store = _CONVERTED.get(h5_file) or _convert(h5_file, src_io, dst_io, here)
-            if store is not None:
-                targets[key] = (store, path)
-        yield targets
-    finally:
-        if outermost:
-            _CONVERTED.clear()
+    converted = options.conversions
+    converted.setdefault(os.path.abspath(source), os.path.abspath(dst_io.source))
+    links = external_links(source)
+    here = store_folder(dst_io.store) if links else None
+    if links and here is None:
+        warnings.warn(
+            f"{source} links to other HDF5 files and the destination is not a local folder: the linked "
+            "objects are copied into it",
+            stacklevel=3,
+        )
+        links = {}
+    targets = {}
+    for key, (h5_file, path) in links.items():
+        store = converted.get(h5_file) or _convert(h5_file, src_io, dst_io, here, options)
+        if store is not None:
+            targets[key] = (store, path)
+    yield targets
 
 
-def _convert(h5_file: str, src_io: Any, dst_io: Any, here: str) -> str | None:
+def _convert(h5_file: str, src_io: Any, dst_io: Any, here: str, options: Any) -> str | None:
     """Export ``h5_file`` to its sibling store; the store, or None (with a warning) when it cannot be."""
+    converted = options.conversions
     target = sibling_store(h5_file, here)
     if os.path.exists(target):
         if _same_file(h5_file, target):
-            _CONVERTED[h5_file] = target
+            converted[h5_file] = target
             return target
         raise FileExistsError(
             f"Cannot convert '{h5_file}', which the source links to, into '{target}': something else is "
             "already there. Move it away, or export with write_args={'link_data': False} to copy the "
             "linked objects into the new file."
         )
-    _CONVERTED[h5_file] = target
+    converted[h5_file] = target
     try:
         with _open_like(src_io, h5_file) as reader, _create_like(dst_io, target) as writer:
-            writer.export(src_io=reader)
+            writer._export(reader, options.replace(redirects={}, spec_catalog=None))
     except Exception as err:  # noqa: BLE001 - any failure means: copy the objects in instead
-        _CONVERTED.pop(h5_file, None)
+        converted.pop(h5_file, None)
         shutil.rmtree(target, ignore_errors=True)
         reason = str(err) if len(str(err)) <= 300 else str(err)[:300] + "..."
         warnings.warn(

@@ -75,7 +75,7 @@ class PartialWriteMixin:
         node = GroupNode(key=parent.path.strip("/"), exists=True)
         planner.plan.groups[node.key] = node
         add(planner, node)
-        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, True)
+        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, True, planner.options)
         _adopt(parent, self._fresh(parent))
         return planner.plan
 

@@ -31,6 +31,7 @@ from ._convention import (
 from ._copy import copy_settings, region_converter, source_dtype
 from ._dask import dask_node, is_dask_array
 from ._h5filters import is_h5py_dataset
+from ._options import WriteOptions
 from ._stores import get_store_path
 
 
@@ -86,19 +87,26 @@ class Planner:
 
     ``is_written(builder)`` says which builders already exist in the store (append modes);
     ``location`` is this store's folder (None for non-local stores), used for external link paths;
-    ``export_source`` is the source file's location when exporting.
+    ``export_source`` is the source file's location when exporting; ``options`` are the write's (the
+    objects it redirects to other stores, the compressors that replace those of copied arrays).
     """
 
     def __init__(
-        self, is_written, location: str | None, link_data: bool = True, export_source: str | None = None
+        self,
+        is_written,
+        location: str | None,
+        link_data: bool = True,
+        export_source: str | None = None,
+        options: WriteOptions | None = None,
     ) -> None:
         self.is_written = is_written
         self.location = location
         self.link_data = link_data
         self.export_source = export_source
+        self.options = options or WriteOptions()
         self.plan = WritePlan()
         #: key -> (store, path): objects written as links to another store instead (kept external links)
-        self.redirects: dict[str, tuple[str, str]] = {}
+        self.redirects = self.options.redirects
 
     # ------------------------------------------------------------ groups and links
     def add_root(self, root: GroupBuilder) -> WritePlan:
@@ -244,7 +252,7 @@ class Planner:
 
     def _lazy_copy_node(self, builder, key, source, settings, attrs) -> ArrayNode:
         """Copy a zarr array or h5py dataset region by region, keeping its storage settings."""
-        settings = {**copy_settings(source), **settings}
+        settings = {**copy_settings(source, self.options.compressors), **settings}
         dtype, kind_name = source_dtype(source, builder.dtype)
         if dtype.names:
             refs = dt.reference_field_names(builder.dtype) if dt.is_compound_dtype(builder.dtype) else []

@@ -36,16 +36,16 @@ from ._convention import (
     parse_reference_element,
     reference_path,
 )
-from ._copy import copy_options
 from ._dask import write_dask_nodes
 from ._h5links import kept_links
 from ._legacy_v2 import V2StoreIndex, legacy_source_location, load_index
 from ._namespaces import add_spec_nodes, load_namespaces_from_index, spec_location
+from ._options import WriteOptions
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._partial import PartialWriteMixin
 from ._plan import Planner
 from ._read import BuilderReader, StoreIndex, make_reference_dataset
-from ._sharding import apply_sharding, resolve_policy
+from ._sharding import apply_sharding
 from ._stores import (
     ALL_MODES,
     READ_MODES,
@@ -102,9 +102,6 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
     """Read and write HDMF files as Zarr v3 hierarchies."""
 
     _v2_reader_name = "ZarrV2IO"
-    #: options of the write or export in progress (see ``write``)
-    _progress: Any = False
-    _sharding: Any = "auto"
 
     @docval(
         {"name": "path", "type": _PATH_TYPES, "doc": "a folder, .zip file, URL or zarr Store"},
@@ -280,20 +277,15 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
                 f"Cannot write to file {self.source} in mode '{self.__mode}'. "
                 "Please use mode 'r+', 'w', 'w-', 'x', or 'a'"
             )
-        cache_spec = popargs("cache_spec", kwargs)
-        self._progress, self._sharding = popargs("progress", "sharding", kwargs)
-        resolve_policy(self._sharding)  # a bad value fails before anything is written
+        cache_spec, progress, sharding = popargs("cache_spec", "progress", "sharding", kwargs)
+        catalog = self.manager.namespace_catalog if cache_spec else None
+        options = WriteOptions(progress=progress, sharding=sharding, spec_catalog=catalog)
         self.__dci_queue = ZarrIODataChunkIteratorQueue(
             number_of_jobs=popargs("number_of_jobs", kwargs),
             max_threads_per_process=popargs("max_threads_per_process", kwargs),
             multiprocessing_context=popargs("multiprocessing_context", kwargs),
         )
-        self._spec_catalog = self.manager.namespace_catalog if cache_spec else None
-        try:
-            super().write(**kwargs)
-        finally:
-            self._spec_catalog = None
-            self._progress, self._sharding = ZarrIO._progress, ZarrIO._sharding
+        super().write(options=options, **kwargs)
 
     @docval(
         {"name": "builder", "type": GroupBuilder, "doc": "the root GroupBuilder"},
@@ -301,23 +293,23 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         {"name": "exhaust_dci", "type": bool, "doc": "write DataChunkIterators to the end", "default": True},
         {"name": "export_source", "type": str, "doc": "the source of the builders when exporting", "default": None},
         {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
+        {"name": "options", "type": WriteOptions, "doc": "this write's options (defaults when None)", "default": None},
     )
     def write_builder(self, **kwargs):
         """Write a builder tree: plan every node in memory, then commit the plan in batches."""
-        builder, link_data, exhaust_dci, export_source, consolidated = getargs(
-            "builder", "link_data", "exhaust_dci", "export_source", "consolidate_metadata", kwargs
+        builder, link_data, exhaust_dci, export_source, consolidated, options = getargs(
+            "builder", "link_data", "exhaust_dci", "export_source", "consolidate_metadata", "options", kwargs
         )
+        options = options or WriteOptions()
         if export_source is not None and not is_url(export_source):
             export_source = os.path.abspath(export_source)
-        planner = Planner(self.get_written, store_location(self.__store), link_data, export_source)
-        planner.redirects = getattr(self, "_redirects", None) or {}
+        planner = Planner(self.get_written, store_location(self.__store), link_data, export_source, options)
         plan = planner.add_root(builder)
-        apply_sharding(plan.arrays.values(), self._sharding)
+        apply_sharding(plan.arrays.values(), options.sharding)
         existing = self._existing_nodes() if self.__mode in ("a", "r+") else {}
-        catalog = getattr(self, "_spec_catalog", None)
-        if catalog is not None:
-            add_spec_nodes(plan, catalog, existing)
-        written, iterated = self._commit_plan(plan, existing, exhaust_dci)
+        if options.spec_catalog is not None:
+            add_spec_nodes(plan, options.spec_catalog, existing)
+        written, iterated = self._commit_plan(plan, existing, exhaust_dci, options)
         self._written_builders.set_written(builder)
         if consolidated and not self.__dci_queue:
             if self.__mode in ("w", "w-", "x"):
@@ -327,13 +319,15 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             else:
                 refresh_consolidated(self.__store)
 
-    def _commit_plan(self, plan: Any, existing: dict[str, Any], exhaust_dci: bool) -> tuple[dict, dict]:
+    def _commit_plan(
+        self, plan: Any, existing: dict[str, Any], exhaust_dci: bool, options: WriteOptions
+    ) -> tuple[dict, dict]:
         """Commit ``plan``, mark its builders written and queue (then write) its chunk iterators.
 
         Returns the metadata of every node written and the arrays filled from iterators.
         """
-        written = Committer(self.__store, existing, progress=self._progress).commit(plan)
-        write_dask_nodes(self.__store, plan.arrays.values(), self._progress)
+        written = Committer(self.__store, existing, options).commit(plan)
+        write_dask_nodes(self.__store, plan.arrays.values(), options.progress)
         self.__modified = True
         self.__file = None
         for item in plan.builders:
@@ -348,7 +342,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         for key, array in iterated.items():
             self.__dci_queue.append(array, plan.arrays[key].iterator)
         if exhaust_dci:
-            self.__dci_queue.progress = self._progress
+            self.__dci_queue.progress = options.progress
             self.__dci_queue.exhaust_queue()
         return written, iterated
 
@@ -377,6 +371,25 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         src_io, container, write_args, clear_cache, cache_spec = getargs(
             "src_io", "container", "write_args", "clear_cache", "cache_spec", kwargs
         )
+        options = WriteOptions(progress=kwargs["progress"], sharding=kwargs["sharding"], jobs=kwargs["number_of_jobs"])
+        self.__dci_queue = ZarrIODataChunkIteratorQueue(
+            number_of_jobs=kwargs["number_of_jobs"],
+            max_threads_per_process=kwargs["max_threads_per_process"],
+            multiprocessing_context=kwargs["multiprocessing_context"],
+        )
+        write_args = {**(write_args or {}), "consolidate_metadata": kwargs["consolidate_metadata"]}
+        self._export(src_io, options, container, write_args, clear_cache, cache_spec)
+
+    def _export(
+        self,
+        src_io: HDMFIO,
+        options: WriteOptions,
+        container: Container | None = None,
+        write_args: dict[str, Any] | None = None,
+        clear_cache: bool = False,
+        cache_spec: bool = True,
+    ) -> None:
+        """``export()`` with its options given as a value (conversions and linked-file exports call this)."""
         if self.__mode != "w":
             raise UnsupportedOperation(
                 f"Cannot export to file {self.source} in mode '{self.__mode}'. Please use mode 'w'."
@@ -396,29 +409,16 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         keep_links = foreign and "link_data" not in write_args
         if foreign:
             write_args.setdefault("link_data", False)
-        write_args["export_source"] = src_io.source
-        write_args["consolidate_metadata"] = kwargs["consolidate_metadata"]
-        self.__dci_queue = ZarrIODataChunkIteratorQueue(
-            number_of_jobs=kwargs["number_of_jobs"],
-            max_threads_per_process=kwargs["max_threads_per_process"],
-            multiprocessing_context=kwargs["multiprocessing_context"],
-        )
         if cache_spec:
             catalog = self.manager.namespace_catalog
             for name in src_io.manager.namespace_catalog.namespaces:
                 if name not in catalog.namespaces:
                     catalog.add_namespace(name, src_io.manager.namespace_catalog.get_namespace(name))
-            self._spec_catalog = catalog
-        jobs = kwargs["number_of_jobs"]
-        self._progress, self._sharding = kwargs["progress"], kwargs["sharding"]
-        resolve_policy(self._sharding)
-        try:
-            with kept_links(src_io, self, keep_links) as self._redirects, copy_options(jobs=jobs):
-                HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
-        finally:
-            self._spec_catalog = None
-            self._redirects = {}
-            self._progress, self._sharding = ZarrIO._progress, ZarrIO._sharding
+            options = options.replace(spec_catalog=catalog)
+        write_args["export_source"] = src_io.source
+        with kept_links(src_io, self, options, keep_links) as redirects:
+            write_args["options"] = options.replace(redirects=redirects)
+            HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
 
     def _mark_modified(self) -> None:
         self.__modified = True

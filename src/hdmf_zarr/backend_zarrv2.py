@@ -106,20 +106,15 @@ class ZarrV2IO(ZarrIO):
         container: Container | None = None,
         write_args: dict | None = None,
         storage_options: dict | None = None,
+        options: Any = None,
     ) -> None:
         """Write this file (or ``container``, read from it) as Zarr v3 at ``path``.
 
         Nothing is written when an entry of this file could not be read (IncompleteConversionError).
+        ``options`` are the write's ``WriteOptions`` (defaults when None).
         """
-        write_args = {**(write_args or {}), "link_data": False}
-        self._require_complete()
-        if container is None:
-            container = self.read()
-        container.set_modified()
         manager = BuildManager(self.manager.type_map)
-        with removed_on_failure(path, storage_options):
-            with ZarrIO(path=str(path), mode="w", manager=manager, storage_options=storage_options) as io:
-                io.export(src_io=self, container=container, write_args=write_args)
+        export_v2_to_v3(self, ZarrIO, path, container, write_args, storage_options, options, manager=manager)
 
     def _require_complete(self) -> None:
         """Decode every legacy array now; IncompleteConversionError when any entry is unreadable."""
@@ -157,8 +152,37 @@ def removed_on_failure(path: str | Path, storage_options: dict | None = None) ->
         raise
 
 
+def export_v2_to_v3(
+    reader: ZarrIO,
+    writer_class: type,
+    path: str | Path,
+    container: Container | None,
+    write_args: dict | None,
+    storage_options: dict | None,
+    options: Any = None,
+    **writer_kwargs: Any,
+) -> None:
+    """Export everything ``reader`` (a v2 reader) holds, or ``container`` read from it, into a new v3 file at
+    ``path`` written by ``writer_class``; the new file is removed when anything fails."""
+    from ._options import WriteOptions
+
+    write_args = {**(write_args or {}), "link_data": False}
+    reader._require_complete()
+    if container is None:
+        container = reader.read()
+    container.set_modified()
+    with removed_on_failure(path, storage_options):
+        with writer_class(path=str(path), mode="w", storage_options=storage_options, **writer_kwargs) as io:
+            io._export(reader, options or WriteOptions(), container, write_args)
+
+
 def convert_hdmf_file(
-    source: str, dest: str | Path, write_args: dict | None, storage_options: dict | None, allow_pickle: bool
+    source: str,
+    dest: str | Path,
+    write_args: dict | None,
+    storage_options: dict | None,
+    allow_pickle: bool,
+    options: Any = None,
 ) -> None:
     """Convert a v2 file that is not NWB, with hdmf-common's types and the namespaces cached in it."""
     from hdmf.common import get_type_map
@@ -166,7 +190,7 @@ def convert_hdmf_file(
     type_map = get_type_map()
     ZarrV2IO.load_namespaces(type_map, path=source)
     with ZarrV2IO(source, "r", manager=BuildManager(type_map), allow_pickle=allow_pickle) as io:
-        io.export_to_v3(dest, write_args=write_args, storage_options=storage_options)
+        io.export_to_v3(dest, write_args=write_args, storage_options=storage_options, options=options)
 
 
 def is_zarr_v2_file(path: str | Path | Store, storage_options: dict | None = None) -> bool:

@@ -9,7 +9,7 @@ from hdmf.utils import docval, get_docval, popargs
 from pynwb import NWBFile
 
 from ._legacy_v2 import is_nwb_file
-from .backend_zarrv2 import ZarrV2IO, check_read_only, convert_hdmf_file, removed_on_failure
+from .backend_zarrv2 import ZarrV2IO, check_read_only, convert_hdmf_file, export_v2_to_v3
 from .nwb import NWBZarrIO
 
 __all__ = ["NWBZarrV2IO"]
@@ -43,18 +43,14 @@ class NWBZarrV2IO(ZarrV2IO, NWBZarrIO):
         {"name": "nwbfile", "type": NWBFile, "doc": "the NWBFile to write (default: this file, read)", "default": None},
         {"name": "write_args", "type": dict, "doc": "arguments for write_builder", "default": None},
         {"name": "storage_options", "type": dict, "doc": "fsspec options for a remote destination", "default": None},
+        {"name": "options", "type": None, "doc": "the write's WriteOptions (defaults when None)", "default": None},
     )
     def export_to_v3(self, **kwargs) -> None:
         """Write this file as Zarr v3 at ``path``; nothing is written if any entry could not be read."""
-        path, nwbfile, write_args, storage_options = popargs("path", "nwbfile", "write_args", "storage_options", kwargs)
-        write_args = {**(write_args or {}), "link_data": False}
-        self._require_complete()
-        if nwbfile is None:
-            nwbfile = self.read()
-        nwbfile.set_modified()
-        with removed_on_failure(path, storage_options):
-            with NWBZarrIO(path=str(path), mode="w", storage_options=storage_options) as io:
-                io.export(src_io=self, nwbfile=nwbfile, write_args=write_args)
+        path, nwbfile, write_args, storage_options, options = popargs(
+            "path", "nwbfile", "write_args", "storage_options", "options", kwargs
+        )
+        export_v2_to_v3(self, NWBZarrIO, path, nwbfile, write_args, storage_options, options)
 
     @staticmethod
     def convert_to_v3(
@@ -63,6 +59,7 @@ class NWBZarrV2IO(ZarrV2IO, NWBZarrIO):
         write_args: dict | None = None,
         storage_options: dict | None = None,
         allow_pickle: bool = False,
+        options: Any = None,
     ) -> None:
         """Convert the Zarr v2 file at ``source_path`` to a Zarr v3 file at ``dest_path``.
 
@@ -71,10 +68,11 @@ class NWBZarrV2IO(ZarrV2IO, NWBZarrIO):
 
         ``storage_options`` apply to the destination; an ``s3://`` source is read anonymously.
         Raises IncompleteConversionError (writing nothing) when an entry of the source cannot be read.
+        ``options`` are the conversion's ``WriteOptions`` (defaults when None).
         """
         source = str(source_path)
         if not is_nwb_file(source, _remote_read_options(source)):
-            convert_hdmf_file(source, dest_path, write_args, storage_options, allow_pickle)
+            convert_hdmf_file(source, dest_path, write_args, storage_options, allow_pickle, options)
             return
         with NWBZarrV2IO(
             path=source,
@@ -83,7 +81,7 @@ class NWBZarrV2IO(ZarrV2IO, NWBZarrIO):
             allow_pickle=allow_pickle,
             storage_options=_remote_read_options(source),
         ) as io:
-            io.export_to_v3(path=dest_path, write_args=write_args, storage_options=storage_options)
+            io.export_to_v3(path=dest_path, write_args=write_args, storage_options=storage_options, options=options)
 
     @staticmethod
     def read_nwb(path: str | Path | Any, allow_pickle: bool = False) -> NWBFile:
