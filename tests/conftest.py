@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest_clients import clients_python  # noqa: F401  (a fixture, registered by importing it here)
 from conftest_interop import reference_python  # noqa: F401  (a fixture, registered by importing it here)
 from conftest_stores import s3_bucket, s3_server, store_kind  # noqa: F401  (fixtures)
 
@@ -45,3 +46,8 @@ def nwbfile():
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a slow test (deselect with -m 'not slow')")
+    config.addinivalue_line(
+        "markers",
+        "clients: runs neuroconv and nwbinspector on our files, in a side environment built once and cached "
+        "(deselect with -m 'not clients')",
+    )

@@ -9,26 +9,22 @@ only through subprocesses (``run_scripts`` / ``start_script``), never by importi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
+from _side_venv import cached_venv, file_lock, run_code, run_steps, subprocess_env, venv_steps
+
 REFERENCE_VERSION = "0.14.0"
 REFERENCE_REQUIREMENT = f"hdmf-zarr=={REFERENCE_VERSION}"
 REFERENCE_PYTHON_ENV = "HDMF_ZARR_REFERENCE_PYTHON"
 TESTS_DIR = Path(__file__).resolve().parent
-INSTALL_TIMEOUT_S = 600
-#: after a failed installation, sessions skip for this long before trying again
-RETRY_AFTER_S = 3600
 
 __all__ = [
     "REFERENCE_VERSION",
@@ -42,58 +38,9 @@ __all__ = [
 ]
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hdmf_zarr_tests"
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (POSIX ``flock``; a no-op where fcntl does not exist)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def subprocess_env(pythonpath: str | None = None) -> dict[str, str]:
-    """The environment for child interpreters: only ``pythonpath`` (if given) added to their path.
-
-    The reference runs with no ``PYTHONPATH`` at all, so it can never import our package.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    env["PYTHONNOUSERSITE"] = "1"
-    env["PYTHONWARNINGS"] = "ignore"
-    return env
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
 def _reference_version(python: str) -> str:
     code = "import hdmf_zarr, sys; sys.stdout.write(hdmf_zarr.__version__)"
-    done = subprocess.run(
-        [python, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=subprocess_env(),
-        cwd=tempfile.gettempdir(),
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{python} cannot import hdmf_zarr: {done.stderr.strip()[-500:]}")
-    return done.stdout.strip()
+    return run_code(python, code, "hdmf_zarr", timeout=120).strip()
 
 
 def find_reference_python() -> tuple[str | None, str]:
@@ -111,50 +58,20 @@ def find_reference_python() -> tuple[str | None, str]:
             return None, f"{REFERENCE_PYTHON_ENV}={override} has hdmf-zarr {version}, not {REFERENCE_VERSION}"
         return override, ""
     major, minor = sys.version_info[:2]
-    venv = _cache_root() / f"hdmf-zarr-{REFERENCE_VERSION}-py{major}.{minor}"
-    python = _venv_python(venv)
-    ready = venv / ".ready"
-    failed = _cache_root() / f"{venv.name}.failed"
-    with file_lock(_cache_root() / f"{venv.name}.lock"):
-        if ready.exists() and python.exists():
-            return str(python), ""
-        if failed.exists() and time.time() - failed.stat().st_mtime < RETRY_AFTER_S:
-            return (
-                None,
-                f"{failed.read_text()} (not retried before {RETRY_AFTER_S // 60} min; delete {failed} to retry)",
-            )
-        python_or_none, reason = _create_reference_venv(venv, python)
-        if python_or_none is None:
-            failed.write_text(reason)
-            return None, reason
-        failed.unlink(missing_ok=True)
-        ready.write_text(REFERENCE_VERSION)
-    return str(python), ""
+    return cached_venv(f"hdmf-zarr-{REFERENCE_VERSION}-py{major}.{minor}", _build, lambda _: REFERENCE_VERSION)
 
 
-def _create_reference_venv(venv: Path, python: Path) -> tuple[str | None, str]:
-    """``python -m venv`` + ``pip install`` the reference; ``(interpreter, "")`` or ``(None, reason)``."""
-    base = getattr(sys, "_base_executable", None) or sys.executable
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--retries", "1"]
-    steps = [[base, "-m", "venv", "--clear", str(venv)], [*pip, "--timeout", "30", REFERENCE_REQUIREMENT]]
-    for step in steps:
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, env=subprocess_env())
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"cannot set up the reference environment ({' '.join(step[:4])}): {exc}"
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            return (
-                None,
-                f"cannot install {REFERENCE_REQUIREMENT} into {venv} (no network or pip failure): " + " | ".join(tail),
-            )
+def _build(venv: Path, python: Path) -> str:
+    """``python -m venv`` + ``pip install`` the reference; "" on success, else why it failed."""
+    steps = venv_steps(venv, python, (f"pip install {REFERENCE_REQUIREMENT}", [REFERENCE_REQUIREMENT], None))
+    problem = run_steps(steps, f"the reference environment {venv}")
+    if problem:
+        return problem
     try:
         version = _reference_version(str(python))
     except Exception as exc:
-        return None, str(exc)
-    if version != REFERENCE_VERSION:
-        return None, f"{venv} has hdmf-zarr {version}, not {REFERENCE_VERSION}"
-    return str(python), ""
+        return str(exc)
+    return "" if version == REFERENCE_VERSION else f"{venv} has hdmf-zarr {version}, not {REFERENCE_VERSION}"
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,9 @@ def _create_kwargs(node: ArrayNode) -> dict[str, Any]:
     for name in ("compressors", "filters", "serializer", "shards", "fill_value"):
         if name in settings:
             kwargs[name] = settings[name]
+    dtype = np.dtype(node.dtype) if isinstance(node.dtype, np.dtype) else None
+    if dtype is not None and dtype.names and kwargs.get("fill_value") is None:
+        kwargs["fill_value"] = np.zeros((), dtype)[()]  # zarr 3.4.0's own default puts "0" in text fields
     return kwargs
 
 

@@ -229,10 +229,6 @@ class Translation:
 def _classify(codec: Any, given: Any, role: str, out: Translation, bytes_filters: list[Any]) -> None:
     """Put ``codec``, translated from ``given`` in the zarr 2 ``role`` argument, where zarr v3 wants it."""
     if isinstance(codec, ArrayArrayCodec):
-        if role == "compressor":
-            raise ValueError(
-                f"ZarrDataIO: {given!r} is an array-to-array codec; pass it in filters=[...], not as compressor."
-            )
         if bytes_filters:
             raise ValueError(
                 f"ZarrDataIO filters: array-to-array codec {spell(codec)} follows bytes-to-bytes codec "
@@ -292,6 +288,8 @@ def translate(compressor: Any, compressors: Any, filters: Any, serializer: Any) 
         elif is_numcodecs_codec(compressor) or isinstance(compressor, BytesBytesCodec):
             codec = to_v3(compressor) if is_numcodecs_codec(compressor) else compressor
             main: list[Any] = []
+            # an array-to-array codec in zarr 2's compressor slot (numcodecs PackBits) is the last filter in v3
+            filters_changed = filters_changed or isinstance(codec, ArrayArrayCodec)
             _classify(codec, compressor, "compressor", out, main)
             out.compressors = main or False  # an array-to-bytes compressor (ZFPY...) is the whole pipeline
         else:

@@ -30,6 +30,18 @@ _PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"
 _HTTP_PACKAGES = "aiohttp"
 
 
+class FolderStore(LocalStore):
+    """zarr's LocalStore that also answers ``path`` (the folder), as zarr 2's DirectoryStore did.
+
+    Tools written for zarr 2 read ``array.store.path`` to tell which file an array belongs to
+    (neuroconv skips the datasets already in a file it appends to that way).
+    """
+
+    @property
+    def path(self) -> str:
+        return str(self.root)
+
+
 def is_url(path: Any) -> bool:
     return isinstance(path, str) and "://" in path
 
@@ -266,7 +278,7 @@ def open_store(path: Any, mode: str, storage_options: dict | None = None, force_
         raise ValueError(f"'{path}' is a file, not a Zarr store folder.")
     if mode == "w":
         _clear_local(path, force_overwrite)
-    return LocalStore(path, read_only=read_only)
+    return FolderStore(path, read_only=read_only)
 
 
 def _open_zip(path: str, mode: str, force_overwrite: bool) -> Store:
