@@ -14,14 +14,14 @@ import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numcodecs
 import numpy as np
 import pytest
+import zarr
 from zarr.storage import LocalStore
 
-from _compare import compare_files
+
 from _v2stores import (
     GROUP_COLUMN,
     SMALL_STORE,
@@ -33,6 +33,7 @@ from _v2stores import (
 )
 from hdmf_zarr import IncompleteConversionError, NWBZarrIO, NWBZarrV2IO, ZarrIO, ZarrV2IO, is_zarr_v2_file
 from hdmf_zarr._legacy_v2 import legacy_source_location
+from hdmf_zarr._roundtrip import compare_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -229,14 +230,12 @@ def test_is_zarr_v2_file(testdata: Path, tmp_path: Path, nwbfile: Any) -> None:
     assert is_zarr_v2_file(v2) and is_zarr_v2_file(str(v2)) and is_zarr_v2_file(LocalStore(str(v2), read_only=True))
     assert not is_zarr_v2_file(v3) and not is_zarr_v2_file(LocalStore(str(v3), read_only=True))
     assert not is_zarr_v2_file(tmp_path / "missing.zarr")
-    fake = mock.Mock()
-    fake.metadata.zarr_format = 2
-    with mock.patch("hdmf_zarr.backend_zarrv2.zarr.open", return_value=fake) as opened:
-        assert is_zarr_v2_file("s3://bucket/file.nwb.zarr", storage_options={"anon": True})
-    opened.assert_called_once_with("s3://bucket/file.nwb.zarr", mode="r", storage_options={"anon": True})
-    with mock.patch("hdmf_zarr.backend_zarrv2.zarr.open", side_effect=[OSError("consolidated"), fake]) as opened:
-        assert is_zarr_v2_file("s3://bucket/file.nwb.zarr")
-    assert opened.call_args.kwargs == {"mode": "r", "storage_options": {}, "use_consolidated": False}
+    # URLs are asked through fsspec (here its in-memory file system)
+    zarr.open_group("memory://legacy.zarr", mode="w", zarr_format=2)
+    zarr.open_group("memory://current.zarr", mode="w", zarr_format=3)
+    assert is_zarr_v2_file("memory://legacy.zarr", storage_options={})
+    assert not is_zarr_v2_file("memory://current.zarr", storage_options={})
+    assert not is_zarr_v2_file("memory://absent.zarr", storage_options={})
 
 
 # ---------------------------------------------------------------------------- damaged entries

@@ -1,7 +1,8 @@
 """Names and encodings of the hdmf-zarr storage convention (see docs/convention.md).
 
 Everything that decides how an HDMF concept is spelled inside a Zarr hierarchy lives here:
-reserved attribute names, the JSON shape of links and references, and builder paths.
+reserved attribute names, the JSON shape of links and references, builder paths and the location
+of the cached specifications.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import json
 import posixpath
 from typing import Any
+
+from zarr.abc.store import Store
+from zarr.core.sync import sync
 
 ROOT_NAME = "root"
 SPEC_LOC_ATTR = ".specloc"
@@ -33,6 +37,10 @@ RESERVED_ATTRS = frozenset(
 )
 
 SAME_STORE = "."
+
+#: the metadata document of a Zarr v3 node, and those of a Zarr v2 node
+V3_DOCUMENT = "zarr.json"
+V2_DOCUMENTS = (".zgroup", ".zarray", ".zattrs")
 
 
 def builder_path(builder: Any) -> str:
@@ -123,3 +131,29 @@ def parse_reference_element(value: Any) -> dict[str, Any]:
                 return parse_reference_element(decoded)
         return {"source": SAME_STORE, "path": value}
     raise ValueError(f"cannot interpret {value!r} as an object reference")
+
+
+def spec_location(root_attributes: dict[str, Any]) -> str | None:
+    """The store key of the cached-spec group that the root's ``.specloc`` names (a path or, as written
+    by hdmf-zarr <= 0.13, a reference to it), or None when the file caches no specifications."""
+    value = root_attributes.get(SPEC_LOC_ATTR)
+    if isinstance(value, dict):
+        value = (reference_target(value) or {}).get("path")
+    return value.strip("/") or None if isinstance(value, str) else None
+
+
+def detect_format(store: Store) -> int | None:
+    """3 or 2 for the Zarr hierarchy (or array) at the root of ``store``, None when there is none.
+
+    A v3 root document wins over leftover v2 ones. Errors of the store itself (an unreachable server)
+    propagate; ``_stores.store_format`` turns them into errors that name the store.
+    """
+
+    async def found(key: str) -> bool:
+        return bool(await store.exists(key))
+
+    if sync(found(V3_DOCUMENT)):
+        return 3
+    if any(sync(found(name)) for name in V2_DOCUMENTS[:2]):
+        return 2
+    return None

@@ -27,7 +27,7 @@ def source_format(path: str) -> str:
     """``"hdf5"``, ``"zarr"`` (v3) or ``"zarr-v2"`` for the file or store at ``path``."""
     import h5py
 
-    from ._stores import is_url, is_v2_store, is_v3_store, normalize_path, open_store
+    from ._stores import is_url, normalize_path, open_store, store_format
 
     if not is_url(path) and not os.path.exists(path):
         raise ConversionError(f"'{path}' does not exist.")
@@ -37,10 +37,9 @@ def source_format(path: str) -> str:
         store = open_store(normalize_path(path), "r")
     except (OSError, ValueError) as err:
         raise ConversionError(f"'{path}' is neither an HDF5 file nor a Zarr store ({err}).") from None
-    if is_v3_store(store):
-        return "zarr"
-    if is_v2_store(store):
-        return "zarr-v2"
+    found = store_format(store)
+    if found is not None:
+        return "zarr" if found == 3 else "zarr-v2"
     raise ConversionError(f"'{path}' is neither an HDF5 file nor a Zarr store.")
 
 

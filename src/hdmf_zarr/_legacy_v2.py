@@ -31,7 +31,7 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
-from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, SPEC_LOC_ATTR, reference_target
+from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, detect_format, spec_location
 from ._read import StoreIndex
 from ._safe_pickle import LegacyReference, UnsafePickleCodecError
 from ._v2_decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
@@ -81,7 +81,7 @@ class V2StoreIndex(StoreIndex):
         self.skipped: list[tuple[str, str]] = list(skipped or [])
         self._decoded: dict[str, np.ndarray] = {}
         self._raw: dict[str, bytes | None] = {}
-        self._specloc = _specloc(nodes[""].attributes)
+        self._specloc = spec_location(nodes[""].attributes)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -246,13 +246,6 @@ def _drop_orphans(nodes: dict[str, Any], zarrays: dict[str, Any]) -> None:
                 zarrays.pop(other, None)
 
 
-def _specloc(root_attributes: dict[str, Any]) -> str | None:
-    value = root_attributes.get(SPEC_LOC_ATTR)
-    if isinstance(value, dict):
-        value = (reference_target(value) or {}).get("path")
-    return value.strip("/") if isinstance(value, str) else None
-
-
 # ---------------------------------------------------------------------- metadata documents
 
 
@@ -282,7 +275,7 @@ async def _documents(store: Store) -> dict[str, dict[str, Any]]:
         return await _listed_documents(store, "")
     out = _group_documents(consolidated["metadata"])
     out.setdefault("", {})[".zattrs"] = root_attrs or {}
-    specloc = _specloc(root_attrs or {})
+    specloc = spec_location(root_attrs or {})
     if specloc and not any(k == specloc or k.startswith(specloc + "/") for k in out) and store.supports_listing:
         out.update(await _listed_documents(store, specloc + "/"))
     return out
@@ -310,9 +303,7 @@ async def _listed_documents(store: Store, prefix: str) -> dict[str, dict[str, An
 
 def load_index(store: Store, use_consolidated: bool = True, allow_pickle: bool = False) -> StoreIndex:
     """The node index of ``store``, v3 or v2 (told apart by the root document)."""
-    from ._stores import is_v2_store, is_v3_store
-
-    if not is_v3_store(store) and is_v2_store(store):
+    if detect_format(store) == 2:
         return V2StoreIndex.load(store, allow_pickle=allow_pickle)
     return StoreIndex.load(store, use_consolidated=use_consolidated)
 

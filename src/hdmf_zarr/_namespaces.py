@@ -7,18 +7,10 @@ from typing import Any
 import numpy as np
 from hdmf.spec import NamespaceCatalog
 
-from ._convention import DEFAULT_SPEC_LOC_DIR, SPEC_LOC_ATTR, reference_target
+from ._convention import DEFAULT_SPEC_LOC_DIR, SPEC_LOC_ATTR, spec_location
 from ._dtypes import STRING_DTYPE
 from ._plan import ArrayNode, GroupNode, WritePlan, join_key
 from ._specs import load_into_catalog, namespace_documents, warn_no_specs
-
-
-def spec_location(root_attributes: dict[str, Any]) -> str | None:
-    """The store key of the spec group named by the root's ``.specloc``, or None."""
-    value = root_attributes.get(SPEC_LOC_ATTR)
-    if isinstance(value, dict):
-        value = (reference_target(value) or {}).get("path")
-    return value.strip("/") if isinstance(value, str) else None
 
 
 def add_spec_nodes(plan: WritePlan, catalog: NamespaceCatalog, existing: dict[str, Any]) -> None:

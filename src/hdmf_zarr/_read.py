@@ -32,9 +32,9 @@ from ._convention import (
     REFERENCE_FIELDS_ATTR,
     RESERVED_ATTRS,
     ROOT_NAME,
-    SPEC_LOC_ATTR,
     parse_reference_element,
     reference_target,
+    spec_location,
 )
 from ._dtypes import STRING_DTYPE, compound_builder_dtype
 from ._inline import inline_value, is_inline
@@ -149,11 +149,9 @@ class BuilderReader:
     def read_root(self) -> GroupBuilder:
         if "" in self.builders:
             return self.builders[""]
-        specloc = self.index.nodes[""].attributes.get(SPEC_LOC_ATTR)
-        if isinstance(specloc, dict):
-            specloc = (reference_target(specloc) or {}).get("path")
+        specloc = spec_location(self.index.nodes[""].attributes)
         if specloc:
-            self.ignored.add(specloc.strip("/"))
+            self.ignored.add(specloc)
         self.index.prepare(self._is_ignored)
         self.scalars.update(
             self.index.fetch_scalars(

@@ -19,6 +19,7 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, ZipStore
 
+from ._convention import V2_DOCUMENTS, V3_DOCUMENT, detect_format
 from .errors import StoreNotFoundError, StoreUnreachableError
 
 READ_MODES = ("r", "r-")
@@ -147,32 +148,19 @@ def has_key(store: Store, key: str) -> bool:
     return bool(sync(store.exists(key)))
 
 
-def is_v2_store(store: Store) -> bool:
-    try:
-        return has_key(store, ".zgroup") or has_key(store, ".zarray")
-    except Exception:
-        return False
-
-
-def is_v3_store(store: Store) -> bool:
-    return has_key(store, "zarr.json")
-
-
 def store_format(store: Store) -> int | None:
     """3 or 2 for the Zarr hierarchy at the root of ``store``, None when there is none.
 
     A remote store that cannot be asked raises ``StoreUnreachableError`` (an ``OSError``) naming it.
     """
     try:
-        if is_v3_store(store):
-            return 3
+        return detect_format(store)
     except OSError:
         raise
     except Exception as err:
         if not is_remote_store(store):
             raise
         raise StoreUnreachableError(f"Cannot reach the store at '{get_store_path(store)}': {err}") from err
-    return 2 if is_v2_store(store) else None
 
 
 def not_found(location: str, mode: str, what: str = "no such file or folder") -> StoreNotFoundError:
@@ -186,7 +174,7 @@ def _clear_local(path: str, force_overwrite: bool) -> None:
         return
     if os.path.isdir(path) and not os.path.islink(path):
         entries = os.listdir(path)
-        is_zarr = any(name in entries for name in ("zarr.json", ".zgroup", ".zarray"))
+        is_zarr = any(name in entries for name in (V3_DOCUMENT, *V2_DOCUMENTS[:2]))
         if entries and not is_zarr and not force_overwrite:
             raise FileExistsError(
                 f"'{path}' is a folder that is not a Zarr store; refusing to delete its contents. "

@@ -22,6 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._convention import (
+    DTYPE_ATTR,
+    LEGACY_DTYPE_ATTR,
+    LEGACY_LINKS_ATTR,
+    LINKS_ATTR,
+    REFERENCE_DTYPE_ATTR_VALUE,
+    REFERENCE_FIELDS_ATTR,
+    spec_location,
+)
 from ._metadata import flatten_block
 from ._specs import version_key
 
@@ -67,7 +76,7 @@ class NodeInfo:
 
     @property
     def links(self) -> list[dict[str, Any]]:
-        links = self.attributes.get("_LINKS") or self.attributes.get("zarr_link") or []
+        links = self.attributes.get(LINKS_ATTR) or self.attributes.get(LEGACY_LINKS_ATTR) or []
         return [entry for entry in links if isinstance(entry, dict)]
 
     @property
@@ -84,8 +93,8 @@ class NodeInfo:
 
     @property
     def is_reference(self) -> bool:
-        return self.attributes.get("_DTYPE") in ("object_reference", "object") or (
-            self.attributes.get("zarr_dtype") == "object"
+        return self.attributes.get(DTYPE_ATTR) in (REFERENCE_DTYPE_ATTR_VALUE, "object") or (
+            self.attributes.get(LEGACY_DTYPE_ATTR) == "object"
         )
 
 
@@ -247,9 +256,9 @@ class StoreSummary:
             if size:
                 parts.append(format_bytes(size))
             return "  ".join(parts)
-        refs = node.attributes.get("_REFERENCE_FIELDS") or ()
+        refs = node.attributes.get(REFERENCE_FIELDS_ATTR) or ()
         dtype = "reference" if node.is_reference else _dtype_text(node.data_type, set(refs))
-        legacy = node.attributes.get("zarr_dtype")
+        legacy = node.attributes.get(LEGACY_DTYPE_ATTR)
         if node.data_type == "|O" and isinstance(legacy, str) and not node.is_reference:
             dtype = f"|O[{legacy}]"
         if not node.shape:
@@ -512,12 +521,10 @@ def _assign_files(summary: StoreSummary, sizes: dict[str, int]) -> None:
 
 def _find_specs(summary: StoreSummary) -> None:
     root = summary.nodes.get("")
-    spec = root.attributes.get(".specloc") if root else None
-    if isinstance(spec, dict):
-        spec = (spec.get("_REFERENCE") or spec.get("value") or {}).get("path")
-    if not isinstance(spec, str) or spec.strip("/") not in summary.nodes:
+    spec = spec_location(root.attributes) if root else None
+    if spec is None or spec not in summary.nodes:
         return
-    summary.spec_location = spec.strip("/")
+    summary.spec_location = spec
     for ns_key in summary.nodes[summary.spec_location].children:
         versions = [posixpath.basename(v) for v in summary.nodes[ns_key].children if summary.nodes[v].kind == "group"]
         if versions:

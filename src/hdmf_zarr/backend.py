@@ -35,11 +35,12 @@ from ._convention import (
     SPEC_LOC_ATTR,
     parse_reference_element,
     reference_path,
+    spec_location,
 )
 from ._dask import write_dask_nodes
 from ._h5links import kept_links
 from ._legacy_v2 import V2StoreIndex, legacy_source_location, load_index
-from ._namespaces import add_spec_nodes, load_namespaces_from_index, spec_location
+from ._namespaces import add_spec_nodes, load_namespaces_from_index
 from ._options import WriteOptions
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._partial import PartialWriteMixin

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zarr
 from hdmf.build import BuildManager
 from hdmf.container import Container
 from hdmf.utils import docval, get_docval
@@ -24,10 +23,11 @@ from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
+from ._convention import V2_DOCUMENTS, detect_format
 from ._legacy_v2 import V2StoreIndex
 from ._safe_pickle import UnsafePickleCodecError
 from ._specs import ZarrSpecReader
-from ._stores import READ_MODES, has_key, is_url
+from ._stores import READ_MODES, is_url, open_store
 from ._v2_decode import codec_ids, decode_array
 from .backend import ZarrIO
 
@@ -197,14 +197,10 @@ def is_zarr_v2_file(path: str | Path | Store, storage_options: dict | None = Non
     """True when ``path`` (a folder, URL or Store) holds a Zarr v2 hierarchy or array."""
     try:
         if isinstance(path, Store):
-            return has_key(path, ".zgroup") or has_key(path, ".zarray")
+            return detect_format(path) == 2
         path = str(path)
         if not is_url(path) and storage_options is None:
-            return os.path.exists(os.path.join(path, ".zgroup")) or os.path.exists(os.path.join(path, ".zarray"))
-        try:
-            node = zarr.open(path, mode="r", storage_options=storage_options or {})
-        except Exception:
-            node = zarr.open(path, mode="r", storage_options=storage_options or {}, use_consolidated=False)
-        return node.metadata.zarr_format == 2
+            return any(os.path.exists(os.path.join(path, name)) for name in V2_DOCUMENTS[:2])
+        return detect_format(open_store(path, "r", storage_options or {})) == 2
     except Exception:
         return False
