@@ -32,6 +32,7 @@ from ._metadata import block_is_current, load_documents, parse_nodes
 from ._options import WriteOptions
 from ._plan import ArrayNode, GroupNode, WritePlan
 from ._progress import NoProgress, chunk_count, progress_bar
+from .errors import PlanError  # noqa: F401  (raised here; importable from here as before)
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
 SMALL_ARRAY_BYTES = 4 << 20
@@ -40,10 +41,6 @@ SMALL_SOURCE_BYTES = 1 << 20
 #: staged bytes after which the staging store is flushed to the target
 STAGING_FLUSH_BYTES = 256 << 20
 _META = "zarr.json"
-
-
-class PlanError(ValueError):
-    """A plan that cannot be committed (bad storage settings, data that does not fit)."""
 
 
 def _join(key: str, name: str) -> str:

@@ -13,14 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ._options import WriteOptions
+from .errors import ConversionError  # noqa: F401  (raised here; importable from here as before)
 
 HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5", ".hdf")
 ZARR_SUFFIXES = (".zarr", ".zarr.zip", ".zip")
 FORMAT_NAMES = {"hdf5": "HDF5", "zarr": "Zarr v3", "zarr-v2": "Zarr v2"}
-
-
-class ConversionError(ValueError):
-    """A conversion that cannot run as asked (unknown format, destination exists, bad option)."""
 
 
 def source_format(path: str) -> str:

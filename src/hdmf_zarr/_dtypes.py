@@ -15,6 +15,7 @@ from ._convention import (
     attribute_reference,
     reference_path,
 )
+from .errors import UnresolvableDtypeError  # noqa: F401  (raised here; importable from here as before)
 
 STRING_DTYPE = np.dtypes.StringDType()
 
@@ -38,10 +39,6 @@ _SPELLINGS: tuple[tuple[Any, tuple[str, ...]], ...] = (
 SPEC_DTYPES: dict[str, Any] = {name: kind for kind, names in _SPELLINGS for name in names}
 
 REFERENCE_NAMES = frozenset({"object", "ref", "reference", "region"})
-
-
-class UnresolvableDtypeError(ValueError):
-    """A spec dtype that maps to no storage type."""
 
 
 def is_reference_dtype(dtype: Any) -> bool:

@@ -20,16 +20,14 @@ from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.registry import get_codec_class, register_codec
 
+from .errors import MissingCodecError  # noqa: F401  (raised here; importable from here as before)
+
 _DOC = "zarr.json"
 _MISSING = {
     "array_array": "hdmf_zarr.missing-filter",
     "array_bytes": "hdmf_zarr.missing-serializer",
     "bytes_bytes": "hdmf_zarr.missing-compressor",
 }
-
-
-class MissingCodecError(RuntimeError):
-    """A dataset's data cannot be decoded because a codec it names is not installed."""
 
 
 def _is_known(name: str) -> bool:

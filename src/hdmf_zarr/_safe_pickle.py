@@ -18,11 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UnsafePickleCodecError  # noqa: F401  (raised here; importable from here as before)
+
 __all__ = ["UnsafePickleCodecError", "SafeUnpickler", "LegacyReference", "unpickle"]
-
-
-class UnsafePickleCodecError(ValueError):
-    """A pickled value of a legacy file needs code that is not plain data; it was not unpickled."""
 
 
 class LegacyReference(dict):

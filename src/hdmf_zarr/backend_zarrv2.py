@@ -30,12 +30,9 @@ from ._specs import ZarrSpecReader
 from ._stores import READ_MODES, is_url, open_store
 from ._v2_decode import codec_ids, decode_array
 from .backend import ZarrIO
+from .errors import IncompleteConversionError  # noqa: F401  (raised here; importable from here as before)
 
 __all__ = ["ZarrV2IO", "ZarrV2SpecReader", "is_zarr_v2_file", "UnsafePickleCodecError", "IncompleteConversionError"]
-
-
-class IncompleteConversionError(RuntimeError):
-    """A v2 -> v3 conversion was refused because some entries of the source could not be read."""
 
 
 class ZarrV2SpecReader(ZarrSpecReader):

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["StoreNotFoundError", "StoreUnreachableError"]
+__all__ = [
+    "ConversionError",
+    "IncompleteConversionError",
+    "MissingCodecError",
+    "PlanError",
+    "StoreNotFoundError",
+    "StoreUnreachableError",
+    "UnresolvableDtypeError",
+    "UnsafePickleCodecError",
+]
 
 
 class StoreNotFoundError(ValueError, FileNotFoundError):
@@ -26,3 +35,27 @@ class StoreUnreachableError(ConnectionError):
     A ``ConnectionError`` (an ``OSError``), so code that skips remote work when offline can catch
     ``OSError``; the client library's own exception is its ``__cause__``.
     """
+
+
+class UnresolvableDtypeError(ValueError):
+    """A spec dtype that maps to no storage type."""
+
+
+class ConversionError(ValueError):
+    """A conversion that cannot run as asked (unknown format, destination exists, bad option)."""
+
+
+class MissingCodecError(RuntimeError):
+    """A dataset's data cannot be decoded because a codec it names is not installed."""
+
+
+class PlanError(ValueError):
+    """A plan that cannot be committed (bad storage settings, data that does not fit)."""
+
+
+class IncompleteConversionError(RuntimeError):
+    """A v2 -> v3 conversion was refused because some entries of the source could not be read."""
+
+
+class UnsafePickleCodecError(ValueError):
+    """A pickled value of a legacy file needs code that is not plain data; it was not unpickled."""
