@@ -31,13 +31,13 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
-from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, detect_format, spec_location
+from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, spec_location
 from ._read import StoreIndex
 from ._safe_pickle import LegacyReference, UnsafePickleCodecError
 from ._v2_decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
 from .utils import HDMFZarrArray, ZarrReference
 
-__all__ = ["V2StoreIndex", "LegacyArrayMetadata", "load_index", "legacy_source_location"]
+__all__ = ["V2StoreIndex", "LegacyArrayMetadata", "legacy_source_location"]
 
 _DOCUMENTS = (".zgroup", ".zarray", ".zattrs")
 
@@ -169,6 +169,12 @@ class V2StoreIndex(StoreIndex):
         """Arrays zarr cannot open, and one-element ``scalar`` arrays (decoded in one batch, not one by one)."""
         return not isinstance(self.nodes[key], ArrayV2Metadata) or self._is_scalar(key)
 
+    def source_location(self, here: str, source: str) -> str:
+        """Where a link's ``source`` points; local files of hdmf-zarr <= 0.10 wrote it relative to the parent folder."""
+        from ._stores import is_url, resolve_source
+
+        return resolve_source(here, source) if is_url(here) else legacy_source_location(here, source)
+
     def array(self, key: str) -> Any:
         """A lazy ``zarr.Array``, or the in-memory values of an array decoded by hand."""
         if self.is_hand_decoded(key):
@@ -299,13 +305,6 @@ async def _listed_documents(store: Store, prefix: str) -> dict[str, dict[str, An
 
 
 # ---------------------------------------------------------------------- formats and sources
-
-
-def load_index(store: Store, use_consolidated: bool = True, allow_pickle: bool = False) -> StoreIndex:
-    """The node index of ``store``, v3 or v2 (told apart by the root document)."""
-    if detect_format(store) == 2:
-        return V2StoreIndex.load(store, allow_pickle=allow_pickle)
-    return StoreIndex.load(store, use_consolidated=use_consolidated)
 
 
 def is_nwb_file(path: str, storage_options: dict | None = None) -> bool:

@@ -11,7 +11,7 @@ import asyncio
 import posixpath
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import zarr
@@ -32,6 +32,7 @@ from ._convention import (
     REFERENCE_FIELDS_ATTR,
     RESERVED_ATTRS,
     ROOT_NAME,
+    detect_format,
     parse_reference_element,
     reference_target,
     spec_location,
@@ -39,6 +40,7 @@ from ._convention import (
 from ._dtypes import STRING_DTYPE, compound_builder_dtype
 from ._inline import inline_value, is_inline
 from ._metadata import load_documents, parse_nodes
+from ._stores import resolve_source
 from .utils import HDMFZarrArray
 from .zarr_utils import BuilderZarrReferenceDataset, BuilderZarrTableDataset
 
@@ -47,8 +49,44 @@ def _parent(key: str) -> str:
     return key.rsplit("/", 1)[0] if "/" in key else ""
 
 
+class NodeIndex(Protocol):
+    """What the reader needs of a store: every node's metadata, and the nodes as zarr objects.
+
+    ``StoreIndex`` implements it for Zarr v3; ``_legacy_v2.V2StoreIndex`` for Zarr v2 (loaded only when a
+    v2 store is opened). Nothing outside the indexes asks which format a store is.
+    """
+
+    store: Store
+    nodes: dict[str, Any]
+    children: dict[str, list[str]]
+    allow_pickle: bool
+
+    def prepare(self, ignored: Callable[[str], bool]) -> None: ...
+    def is_group(self, key: str) -> bool: ...
+    def attributes(self, key: str) -> dict[str, Any]: ...
+    def native_dtype(self, key: str) -> np.dtype: ...
+    def chunk_shape(self, key: str) -> tuple[int, ...]: ...
+    def group(self, key: str = "") -> zarr.Group: ...
+    def array(self, key: str) -> Any: ...
+    def node(self, key: str) -> Any: ...
+    def fetch_scalars(self, keys: list[str]) -> dict[str, Any]: ...
+    def source_location(self, here: str, source: str) -> str: ...
+
+
+def load_index(store: Store, use_consolidated: bool = True, allow_pickle: bool = False) -> NodeIndex:
+    """The node index of ``store``: v3, or v2 (its reader is imported only then)."""
+    if detect_format(store) == 2:
+        from ._legacy_v2 import V2StoreIndex
+
+        return V2StoreIndex.load(store, allow_pickle=allow_pickle)
+    return StoreIndex.load(store, use_consolidated=use_consolidated)
+
+
 class StoreIndex:
-    """The metadata of every node in a store, keyed by store-relative path ("" is the root)."""
+    """The metadata of every node in a Zarr v3 store, keyed by store-relative path ("" is the root)."""
+
+    #: only legacy v2 files hold pickled values; a v3 index has nothing to unpickle
+    allow_pickle = False
 
     def __init__(self, store: Store, nodes: dict[str, Any]) -> None:
         self.store = store
@@ -91,6 +129,16 @@ class StoreIndex:
         array = zarr.Array(AsyncArray(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
         array.__class__ = HDMFZarrArray
         return array
+
+    def node(self, key: str) -> zarr.Group | zarr.Array:
+        """The group or array at ``key`` (KeyError when there is none), from metadata in hand."""
+        if key not in self.nodes:
+            raise KeyError(key)
+        return self.group(key) if self.is_group(key) else self.array(key)
+
+    def source_location(self, here: str, source: str) -> str:
+        """Where a link's or reference's ``source``, stored in the store at ``here``, points."""
+        return resolve_source(here, source)
 
     def fetch_scalars(self, keys: list[str]) -> dict[str, Any]:
         """Values of 0-d arrays: inline ones from their metadata, the others fetched concurrently."""

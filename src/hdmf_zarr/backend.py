@@ -39,13 +39,12 @@ from ._convention import (
 )
 from ._dask import write_dask_nodes
 from ._h5links import kept_links
-from ._legacy_v2 import V2StoreIndex, legacy_source_location, load_index
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
 from ._options import WriteOptions
 from ._parallel import ZarrIODataChunkIteratorQueue
 from ._partial import PartialWriteMixin
 from ._plan import Planner
-from ._read import BuilderReader, StoreIndex, make_reference_dataset
+from ._read import BuilderReader, StoreIndex, load_index, make_reference_dataset
 from ._sharding import apply_sharding
 from ._stores import (
     ALL_MODES,
@@ -59,7 +58,6 @@ from ._stores import (
     obstore_types,
     open_store,
     remote_options,
-    resolve_source,
     store_format,
     store_location,
     url_storage_options,
@@ -102,8 +100,6 @@ _WRITE_OPTIONS = (
 class ZarrIO(PartialWriteMixin, HDMFIO):
     """Read and write HDMF files as Zarr v3 hierarchies."""
 
-    _v2_reader_name = "ZarrV2IO"
-
     @docval(
         {"name": "path", "type": _PATH_TYPES, "doc": "a folder, .zip file, URL or zarr Store"},
         {
@@ -139,7 +135,6 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         self.__storage_options = storage_options
         self.__force_overwrite = force_overwrite
         self._allow_pickle = allow_pickle
-        self.__zarr_format = 3
         self.__store: Store | None = None
         self.__file: zarr.Group | None = None
         self.__reader: BuilderReader | None = None
@@ -182,12 +177,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         return self._file
 
     def _open_root(self) -> zarr.Group:
-        return zarr.open_group(
-            self.__store,
-            mode="r" if self.__read_only else "r+",
-            zarr_format=self.__zarr_format,
-            use_consolidated=(self.__mode == "r" and self.__zarr_format == 3) or False,
-        )
+        """The root group read again from its document (after a commit in a writing mode)."""
+        return zarr.open_group(self.__store, mode="r+", zarr_format=3, use_consolidated=False)
 
     @property
     def __read_only(self) -> bool:
@@ -221,10 +212,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             if found is not None:
                 clear_store(store)  # a Zarr hierarchy in a store object or remote location
             self._write_root_document()
-        elif found == 2:
-            if not self.__read_only:
-                raise ValueError(self._v2_hint())
-            self.__zarr_format = 2
+        elif found == 2 and not self.__read_only:
+            raise ValueError(self._v2_hint())
         elif found is None and self.__mode == "a":
             self._write_root_document()
         elif found is None:
@@ -429,7 +418,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         allow_pickle = kwargs.pop("allow_pickle", None)
         if allow_pickle is not None:
             self._allow_pickle = bool(allow_pickle)
-            if self.__reader is not None and isinstance(self.__reader.index, V2StoreIndex):
+            if self.__reader is not None:
                 self.__reader.index.allow_pickle = self._allow_pickle
         if self.__mode in ("w", "w-", "x"):
             raise UnsupportedOperation(
@@ -464,10 +453,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         return self._external_reader(self._source_location(here, source), path).resolve({"source": ".", "path": path})
 
     def _source_location(self, here: str, source: str) -> str:
-        """Where a link's or reference's ``source`` points (v2 files have a legacy fallback)."""
-        if self.__zarr_format == 2 and not is_url(here):
-            return legacy_source_location(here, source)
-        return resolve_source(here, source)
+        """Where a link's or reference's ``source`` points (the index knows its format's rules)."""
+        return self._reader().index.source_location(here, source)
 
     def _external_reader(self, location: str, path: str) -> BuilderReader:
         """The reader of the store at ``location``: this one's, or another opened once and cached."""
@@ -509,32 +496,25 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         path = entry.get("path")
         if path is None:
             return ROOT_NAME, self._file
-        source = entry.get("source") or "."
-        group, where = self._file, self.source
-        if self.__zarr_format == 2:
-            return self._resolve_v2_ref(source, path)
+        source, key = entry.get("source") or ".", path.strip("/")
+        index, where = self._reader().index, self.source
         if source not in (".", ""):
-            where = resolve_source(store_location(self.__store) or os.getcwd(), source)
+            where = self._source_location(store_location(self.__store) or os.getcwd(), source)
             try:
-                group = self._external_reader(where, path).index.group()
+                index = self._external_reader(where, path).index
             except (FileNotFoundError, ValueError) as err:
                 raise ValueError(f"Found bad link to object {path} in file {where}: {err}") from None
         try:
-            target = group[path.strip("/")] if path.strip("/") else group
+            if index is self._reader().index and self.__modified:  # written to since the index was loaded
+                target = self._file[key] if key else self._file
+            else:
+                target = index.node(key)
         except KeyError:
-            raise ValueError(f"Found bad link to object {path} in file {where}") from None
-        return posixpath.basename(path.rstrip("/")), target
-
-    def _resolve_v2_ref(self, source: str, path: str) -> tuple[str, Any]:
-        """``resolve_ref`` in a v2 store: arrays come from the node index (hand-decoded ones included)."""
-        index, here = self._reader().index, store_location(self.__store)
-        if source not in (".", "") and here is not None:
-            index = self._external_reader(self._source_location(here, source), path).index
-        key = path.strip("/")
-        if key not in index.nodes:
-            raise ValueError(f"Found bad link to object {path} in file {self.source}")
-        name = posixpath.basename(path.rstrip("/")) or ROOT_NAME
-        return name, index.group(key) if index.is_group(key) else index.array(key)
+            raise ValueError(
+                f"Found bad link to object {path} in file {where}: there is no such object. The file was changed "
+                "after the link was written; fix or remove the link."
+            ) from None
+        return posixpath.basename(path.rstrip("/")) or ROOT_NAME, target
 
     def get_builder(self, zarr_obj: Any) -> Any:
         """The builder read for a zarr Group or Array of this file."""

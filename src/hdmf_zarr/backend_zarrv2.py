@@ -70,8 +70,6 @@ class ZarrV2IO(ZarrIO):
     unpickles anything (which runs the code a file names: only for files you trust).
     """
 
-    _reads_zarr_v2 = True
-
     @docval(*get_docval(ZarrIO.__init__))
     def __init__(self, **kwargs):
         check_read_only(kwargs["mode"], type(self).__name__)

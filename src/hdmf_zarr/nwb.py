@@ -18,8 +18,6 @@ __all__ = ["NWBZarrIO"]
 class NWBZarrIO(ZarrIO):
     """Read and write NWB files stored as Zarr (a drop-in for ``pynwb.NWBHDF5IO``)."""
 
-    _v2_reader_name = "NWBZarrV2IO"
-
     @docval(
         *get_docval(ZarrIO.__init__),
         {
