@@ -21,7 +21,6 @@ import pytest
 import zarr
 from zarr.storage import LocalStore
 
-
 from _v2stores import (
     GROUP_COLUMN,
     SMALL_STORE,
@@ -341,3 +340,21 @@ def test_legacy_link_to_a_sibling_store_resolves(testdata: Path, tmp_path: Path)
         assert target.name == "units" and Path(target.source) == tmp_path / "other.nwb.zarr"
         name, group = io.resolve_ref(link[0])
         assert name == "units" and "spike_times" in group
+
+
+def test_the_v2_reader_is_imported_only_when_a_v2_store_is_opened(tmp_path: Path, nwbfile: Any) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "v3.nwb.zarr"
+    with NWBZarrIO(str(path), "w") as io:
+        io.write(nwbfile)
+    code = (
+        "import sys, hdmf_zarr\n"
+        f"with hdmf_zarr.NWBZarrIO({str(path)!r}, 'r') as io: io.read()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hdmf_zarr') and 'v2' in m))\n"
+        "hdmf_zarr.NWBZarrV2IO\n"
+        "print('hdmf_zarr._legacy_v2' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]
