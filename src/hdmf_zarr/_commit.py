@@ -40,7 +40,6 @@ SMALL_ARRAY_BYTES = 4 << 20
 SMALL_SOURCE_BYTES = 1 << 20
 #: staged bytes after which the staging store is flushed to the target
 STAGING_FLUSH_BYTES = 256 << 20
-_META = "zarr.json"
 
 
 def _join(key: str, name: str) -> str:
@@ -248,7 +247,7 @@ class Committer:
         values = np.asarray(node.values)
         loop = asyncio.get_running_loop()
         streamed = await asyncio.to_thread(
-            write_chunks, self.store, node.key, node.metadata, values, loop, None, on_chunk=self.bar.update
+            write_chunks, self.store, node.key, node.metadata, values, loop, self.bar.update
         )
         if not streamed:
             await self._async_array(node).setitem(..., values)

@@ -125,11 +125,9 @@ def write_chunks(
     meta: Any,
     values: np.ndarray,
     loop: asyncio.AbstractEventLoop,
-    origin: tuple[int, ...] | None = None,
-    workers: int | None = None,
     on_chunk: Callable[[int], Any] | None = None,
 ) -> bool:
-    """Write ``values`` (placed at chunk-aligned ``origin``) chunk by chunk; False when unsupported.
+    """Write ``values`` (the whole array) chunk by chunk; False when unsupported.
 
     At most about two chunks per worker (and about ``IN_FLIGHT_BYTES``) are held at once, so memory
     stays a few chunks above the data. Remote stores get more workers: there, threads mostly wait on
@@ -138,18 +136,14 @@ def write_chunks(
     encoder = ChunkEncoder(meta)
     if not encoder.supported or values.ndim != len(encoder.chunk_shape):
         return False
-    origin = origin or tuple(0 for _ in values.shape)
-    if any(o % c for o, c in zip(origin, encoder.chunk_shape)):
-        return False
-    first = tuple(o // c for o, c in zip(origin, encoder.chunk_shape))
     store_set = _setter(store, loop)
-    workers = workers or _default_workers(store)
+    workers = _default_workers(store)
     chunk_bytes = math.prod(encoder.chunk_shape) * max(encoder.native.itemsize, 1)
     workers = max(1, min(workers, IN_FLIGHT_BYTES // (2 * max(chunk_bytes, 1))))
 
     def one(local: tuple[int, ...]) -> None:
         block = values[encoder.region(local, values.shape)]
-        chunk_key, data = encoder.encode(tuple(f + i for f, i in zip(first, local)), block)
+        chunk_key, data = encoder.encode(local, block)
         if data is not None:
             store_set(f"{key}/{chunk_key}", data)
         if on_chunk is not None:

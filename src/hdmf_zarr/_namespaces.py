@@ -10,7 +10,7 @@ from hdmf.spec import NamespaceCatalog
 from ._convention import DEFAULT_SPEC_LOC_DIR, SPEC_LOC_ATTR, spec_location
 from ._dtypes import STRING_DTYPE
 from ._plan import ArrayNode, GroupNode, WritePlan, join_key
-from ._specs import load_into_catalog, namespace_documents, warn_no_specs
+from ._specs import load_into_catalog, namespace_documents, text_of, warn_no_specs
 
 
 def add_spec_nodes(plan: WritePlan, catalog: NamespaceCatalog, existing: dict[str, Any]) -> None:
@@ -70,20 +70,12 @@ def load_namespaces_from_index(catalog: Any, index: Any, where: str, namespaces:
         if name in versions
         for key in index.children.get(f"{specloc}/{name}/{newest_version(versions[name])}", [])
     ]
-    texts = {key: _text(value) for key, value in index.fetch_scalars(doc_keys).items()}
+    texts = {key: text_of(value) for key, value in index.fetch_scalars(doc_keys).items()}
 
     def fetch(name: str, version: str, document: str) -> str:
         key = f"{specloc}/{name}/{version}/{document}"
         if key not in texts:
-            texts[key] = _text(index.fetch_scalars([key])[key])
+            texts[key] = text_of(index.fetch_scalars([key])[key])
         return texts[key]
 
     return load_into_catalog(catalog, versions, fetch, where, namespaces)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        value = value.reshape(-1)[0] if value.size else ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return str(value)

@@ -33,7 +33,8 @@ class PartialWriteMixin:
         """Write one group builder (and everything below it) into ``parent``."""
         key = _join_key(parent.path, builder.name)
         _place(builder, parent)
-        self._commit_partial(parent, lambda planner, node: planner.add_group(builder, key), link_data, export_source)
+        add = lambda planner, node: planner.add_group(builder, key)  # noqa: E731
+        self._commit_partial(parent, add, link_data, export_source, exhaust_dci)
         return zarr.open_group(self.store, path=key, mode="r+")
 
     def write_dataset(
@@ -51,9 +52,8 @@ class PartialWriteMixin:
         if force_data is not None:
             builder.data = force_data
         _place(builder, parent)
-        plan = self._commit_partial(
-            parent, lambda planner, node: planner.add_dataset(node, builder), link_data, export_source
-        )
+        add = lambda planner, node: planner.add_dataset(node, builder)  # noqa: E731
+        plan = self._commit_partial(parent, add, link_data, export_source, exhaust_dci)
         key = _join_key(parent.path, builder.name)
         return zarr.open_array(self.store, path=key, mode="r+") if key in plan.arrays else None
 
@@ -68,14 +68,17 @@ class PartialWriteMixin:
             return zarr.open_array(self.store, path=node.path, mode="r+")
         return zarr.open_group(self.store, path=node.path, mode="r+", use_consolidated=False)
 
-    def _commit_partial(self, parent: zarr.Group, add: Any, link_data: bool, export_source: str | None) -> Any:
+    def _commit_partial(
+        self, parent: zarr.Group, add: Any, link_data: bool, export_source: str | None, exhaust_dci: bool = True
+    ) -> Any:
         """Plan what ``add(planner, parent node)`` records under ``parent``, commit it, and show it in ``parent``
-        (its members and ``_LINKS`` are then read from the store, not from a consolidated copy)."""
+        (its members and ``_LINKS`` are then read from the store, not from a consolidated copy). With
+        ``exhaust_dci`` False, chunk iterators are queued and written on ``close()``."""
         planner = Planner(self.get_written, store_location(self.store), link_data, export_source)
         node = GroupNode(key=parent.path.strip("/"), exists=True)
         planner.plan.groups[node.key] = node
         add(planner, node)
-        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, True, planner.options)
+        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, exhaust_dci, planner.options)
         _adopt(parent, self._fresh(parent))
         return planner.plan
 

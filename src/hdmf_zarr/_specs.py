@@ -105,7 +105,8 @@ def load_into_catalog(
     return catalog.load_namespaces(NAMESPACE_DOC, reader=readers)
 
 
-def _text_of(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A spec document's text from what its 0-d (or one-element) array holds."""
     if isinstance(value, np.ndarray):
         value = value.reshape(-1)[0] if value.size else ""
     if isinstance(value, bytes):
@@ -147,7 +148,7 @@ class ZarrSpecReader(SpecReader):
         self._cache: dict | None = None
 
     def _read_spec_string(self, path: str) -> str:
-        return _text_of(self._group[path][()])
+        return text_of(self._group[path][()])
 
     def _read(self, path: str) -> dict:
         return json.loads(self._read_spec_string(path))

@@ -6,7 +6,7 @@ local folder, by walking its files). No HDMF/PyNWB type map is needed, so it wor
 written under the convention, including files with extensions whose specs are not installed.
 
 Entry points: :func:`summarize` (path or Store -> :class:`StoreSummary`), :meth:`StoreSummary.format`
-(the tree as text) and :func:`print_summary`. The ``hdmf-zarr info`` command is meant to use them.
+(the tree as text). The ``hdmf-zarr info`` command prints it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ._convention import (
     DTYPE_ATTR,
@@ -34,7 +34,7 @@ from ._convention import (
 from ._metadata import flatten_block
 from ._specs import version_key
 
-__all__ = ["NodeInfo", "StoreSummary", "summarize", "print_summary", "format_bytes"]
+__all__ = ["NodeInfo", "StoreSummary", "summarize", "format_bytes"]
 
 _V3_DOC = "zarr.json"
 _V2_DOCS = (".zgroup", ".zarray", ".zattrs")
@@ -329,13 +329,6 @@ def summarize(path: Any, read_scalars: bool = True) -> StoreSummary:
     summary = _build(location, sizes, read)
     if read_scalars:
         summary.scalar_values = _read_scalars(summary, local if local is not None else store)
-    return summary
-
-
-def print_summary(path: Any, file: TextIO | None = None, **format_options: Any) -> StoreSummary:
-    """Summarize ``path`` and print the tree; returns the :class:`StoreSummary`."""
-    summary = summarize(path)
-    print(summary.format(**format_options), file=file or sys.stdout)
     return summary
 
 
