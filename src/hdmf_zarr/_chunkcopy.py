@@ -30,6 +30,7 @@ from zarr.abc.store import Store
 from zarr.codecs import BytesCodec
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
+from ._arrays import chunk_coords, chunk_count, chunk_region
 from ._copy import copy_block_shape, iter_regions
 from ._encode import ChunkEncoder
 from ._h5filters import is_h5py_dataset
@@ -184,12 +185,6 @@ def raw_fetch(source: Any, meta: Any, options: WriteOptions) -> RawFetch | None:
 
 
 # ------------------------------------------------------------------------------------------ copying
-def _grid(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterable[tuple[int, ...]]:
-    if any(s == 0 for s in shape):
-        return iter(())
-    return np.ndindex(*(-(-s // c) for s, c in zip(shape, chunks)))
-
-
 async def run_bounded(jobs: Iterable[Callable[[], Awaitable[None]]], limit: int) -> None:
     """Run the coroutines made by ``jobs`` with at most ``limit`` in flight (jobs are made lazily)."""
     pending: set[asyncio.Task] = set()
@@ -240,7 +235,7 @@ class ArrayCopy:
     async def run(self) -> None:
         workers = self.options.copy_workers
         if self.raw is not None:
-            jobs = (lambda c=coords: self._raw_chunk(c) for coords in _grid(self.shape, self.chunks))
+            jobs = (lambda c=coords: self._raw_chunk(c) for coords in chunk_coords(self.shape, self.chunks))
         else:
             source_chunks = getattr(self.source, "chunks", None)
             block = copy_block_shape(self.shape, self.chunks, self.itemsize, source_chunks)
@@ -248,11 +243,11 @@ class ArrayCopy:
         await run_bounded(jobs, workers)
 
     def _region(self, coords: tuple[int, ...]) -> tuple[slice, ...]:
-        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, self.chunks, self.shape))
+        return chunk_region(coords, self.chunks, self.shape)
 
     def _report(self, region: tuple[slice, ...]) -> None:
         if self.on_chunk is not None:
-            self.on_chunk(math.prod(-(-(r.stop - r.start) // c) for r, c in zip(region, self.chunks)))
+            self.on_chunk(chunk_count(tuple(r.stop - r.start for r in region), self.chunks))
         if self.options.on_copied is not None and self.fixed:
             self.options.on_copied(math.prod(r.stop - r.start for r in region) * self.itemsize)
 
@@ -291,7 +286,7 @@ async def load_small(source: Any, meta: Any, options: WriteOptions) -> dict[str,
     if fetch is None:
         return None
     chunks = _chunk_shape(meta) or tuple(meta.shape)
-    coords = list(_grid(tuple(meta.shape), chunks))
+    coords = list(chunk_coords(tuple(meta.shape), chunks))
     found = await asyncio.gather(*(fetch(c) for c in coords))
     if any(f is None for f in found):
         return None

@@ -26,6 +26,7 @@ from zarr.storage import LocalStore, MemoryStore, StorePath
 
 from ._chunkcopy import ArrayCopy, run_bounded, stage_small_sources
 from ._convention import LINKS_ATTR
+from ._convention import join_key as _join
 from ._encode import encode_single_chunk, write_chunks
 from ._inline import can_inline, inline
 from ._metadata import block_is_current, load_documents, parse_nodes
@@ -40,10 +41,6 @@ SMALL_ARRAY_BYTES = 4 << 20
 SMALL_SOURCE_BYTES = 1 << 20
 #: staged bytes after which the staging store is flushed to the target
 STAGING_FLUSH_BYTES = 256 << 20
-
-
-def _join(key: str, name: str) -> str:
-    return f"{key}/{name}" if key else name
 
 
 def _create_kwargs(node: ArrayNode) -> dict[str, Any]:

@@ -157,3 +157,13 @@ def detect_format(store: Store) -> int | None:
     if any(sync(found(name)) for name in V2_DOCUMENTS[:2]):
         return 2
     return None
+
+
+def join_key(parent: str, name: str) -> str:
+    """The store key of ``name`` inside the node at ``parent`` ("" is the root)."""
+    return f"{parent}/{name}" if parent else name
+
+
+def parent_key(key: str) -> str:
+    """The store key of the node holding ``key`` ("" for a child of the root)."""
+    return key.rsplit("/", 1)[0] if "/" in key else ""

@@ -12,6 +12,7 @@ import zarr
 from zarr.abc.codec import ArrayArrayCodec, BytesBytesCodec
 
 from . import _dtypes as dt
+from ._arrays import ceil_div, grid_shape
 from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
 
 
@@ -146,7 +147,7 @@ def iter_regions(shape: tuple[int, ...], block: tuple[int, ...]) -> Iterator[tup
     """Slices that tile ``shape`` with blocks of ``block`` (edge blocks are clipped)."""
     if any(s == 0 for s in shape):
         return
-    counts = [-(-s // b) for s, b in zip(shape, block)]
+    counts = grid_shape(shape, block)
     for index in np.ndindex(*counts):
         yield tuple(slice(i * b, min((i + 1) * b, s)) for i, b, s in zip(index, block, shape))
 
@@ -168,15 +169,15 @@ def copy_block_shape(
     block = list(chunks)
     if source_chunks is not None and len(source_chunks) == len(chunks):
         block = [_covering(c, s) for c, s in zip(chunks, source_chunks)]
-    block = [min(b, -(-n // c) * c) for b, c, n in zip(block, chunks, shape)]
+    block = [min(b, ceil_div(n, c) * c) for b, c, n in zip(block, chunks, shape)]
     size = max(1, itemsize * int(np.prod(block, dtype=np.int64)))
     if size < target_bytes and block[0] < shape[0]:
         factor = max(1, target_bytes // size)
-        block[0] = min(block[0] * factor, -(-shape[0] // chunks[0]) * chunks[0])
+        block[0] = min(block[0] * factor, ceil_div(shape[0], chunks[0]) * chunks[0])
     return tuple(max(1, b) for b in block)
 
 
 def _covering(chunk: int, source_chunk: int) -> int:
     """A multiple of ``chunk`` that ends on a ``source_chunk`` boundary when that is cheap, else covers one."""
     common = math.lcm(chunk, source_chunk)
-    return common if common <= 4 * max(chunk, source_chunk) else chunk * -(-source_chunk // chunk)
+    return common if common <= 4 * max(chunk, source_chunk) else chunk * ceil_div(source_chunk, chunk)

@@ -25,6 +25,7 @@ from zarr.abc.store import Store
 from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import Buffer
 
+from ._arrays import grid_shape
 from ._buffers import host_prototype
 from ._stores import is_remote_store
 
@@ -68,7 +69,7 @@ class ChunkEncoder:
             )
 
     def grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(-(-s // c) for s, c in zip(shape, self.chunk_shape))
+        return grid_shape(shape, self.chunk_shape)
 
     def region(self, coords: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
         return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, self.chunk_shape, shape))

@@ -22,15 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import zarr
 from zarr.abc.store import Store
-from zarr.core.array import AsyncArray
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.core.sync import sync
-from zarr.storage import StorePath
 
+from ._arrays import array_from_metadata
 from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, spec_location
 from ._read import StoreIndex
 from ._safe_pickle import LegacyReference, UnsafePickleCodecError
@@ -179,9 +177,7 @@ class V2StoreIndex(StoreIndex):
         """A lazy ``zarr.Array``, or the in-memory values of an array decoded by hand."""
         if self.is_hand_decoded(key):
             return self.decode(key)
-        array = zarr.Array(AsyncArray(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
-        array.__class__ = HDMFZarrArray
-        return array
+        return array_from_metadata(self.store, key, self.nodes[key], HDMFZarrArray)
 
     def fetch_scalars(self, keys: list[str]) -> dict[str, Any]:
         self._prefetch([k for k in keys if k not in self._decoded])

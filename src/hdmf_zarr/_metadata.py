@@ -20,6 +20,7 @@ from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.registry import get_codec_class, register_codec
 
+from ._convention import join_key
 from .errors import MissingCodecError  # noqa: F401  (raised here; importable from here as before)
 
 _DOC = "zarr.json"
@@ -137,7 +138,7 @@ def parse_node(key: str, doc: dict[str, Any]) -> Any:
 
 
 async def _document(store: Store, key: str) -> dict[str, Any] | None:
-    path = f"{key}/{_DOC}" if key else _DOC
+    path = join_key(key, _DOC)
     buffer = await store.get(path, prototype=default_buffer_prototype())
     return None if buffer is None else json.loads(buffer.to_bytes())
 

@@ -25,6 +25,7 @@ from ._convention import (
     REFERENCE_FIELDS_ATTR,
     SAME_STORE,
     builder_path,
+    join_key,
     link_entry,
     reference_path,
 )
@@ -72,10 +73,6 @@ class WritePlan:
     def add_array(self, node: ArrayNode) -> ArrayNode:
         self.arrays[node.key] = node
         return node
-
-
-def join_key(parent: str, name: str) -> str:
-    return f"{parent}/{name}" if parent else name
 
 
 def where(key: str) -> str:

@@ -7,10 +7,11 @@ callers never test whether progress was requested.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from ._arrays import chunk_count as _chunks_in
 
 ProgressOption = bool | dict[str, Any] | None
 
@@ -65,4 +66,4 @@ def chunk_count(meta: Any) -> int:
     outer = getattr(meta.chunk_grid, "chunk_shape", None)
     if outer is None:
         return 1
-    return math.prod(-(-s // max(c, 1)) for s, c in zip(meta.shape, outer))
+    return _chunks_in(tuple(meta.shape), tuple(outer))

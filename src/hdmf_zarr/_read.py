@@ -22,6 +22,7 @@ from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
+from ._arrays import array_from_metadata
 from ._buffers import host_prototype
 from ._convention import (
     DTYPE_ATTR,
@@ -33,6 +34,7 @@ from ._convention import (
     RESERVED_ATTRS,
     ROOT_NAME,
     detect_format,
+    parent_key,
     parse_reference_element,
     reference_target,
     spec_location,
@@ -43,10 +45,6 @@ from ._metadata import load_documents, parse_nodes
 from ._stores import resolve_source
 from .utils import HDMFZarrArray
 from .zarr_utils import BuilderZarrReferenceDataset, BuilderZarrTableDataset
-
-
-def _parent(key: str) -> str:
-    return key.rsplit("/", 1)[0] if "/" in key else ""
 
 
 class NodeIndex(Protocol):
@@ -93,7 +91,7 @@ class StoreIndex:
         self.nodes = nodes
         self.children: dict[str, list[str]] = {}
         for key in sorted(k for k in nodes if k):
-            self.children.setdefault(_parent(key), []).append(key)
+            self.children.setdefault(parent_key(key), []).append(key)
 
     @classmethod
     def load(cls, store: Store, use_consolidated: bool = True) -> StoreIndex:
@@ -126,9 +124,7 @@ class StoreIndex:
 
     def array(self, key: str) -> HDMFZarrArray:
         """A lazy array for ``key`` built from metadata in hand (no store request)."""
-        array = zarr.Array(AsyncArray(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
-        array.__class__ = HDMFZarrArray
-        return array
+        return array_from_metadata(self.store, key, self.nodes[key], HDMFZarrArray)
 
     def node(self, key: str) -> zarr.Group | zarr.Array:
         """The group or array at ``key`` (KeyError when there is none), from metadata in hand."""
@@ -237,7 +233,7 @@ class BuilderReader:
         return any(key == i or key.startswith(i + "/") for i in self.ignored)
 
     def _location(self, key: str) -> str:
-        return "/" + _parent(key) if key else "/"
+        return "/" + parent_key(key) if key else "/"
 
     def _attributes(self, key: str) -> dict[str, Any]:
         out = {}

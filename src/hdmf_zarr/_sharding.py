@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import ceil_div
+
 MIB = 1 << 20
 
 
@@ -64,7 +66,7 @@ def inner_chunks(shape: tuple[int, ...], itemsize: int, target: int) -> tuple[in
     chunks = [max(int(s), 1) for s in shape]
     while math.prod(chunks) * itemsize > target and max(chunks) > 1:
         axis = chunks.index(max(chunks))
-        chunks[axis] = -(-chunks[axis] // 2)
+        chunks[axis] = ceil_div(chunks[axis], 2)
     return tuple(chunks)
 
 
@@ -72,7 +74,7 @@ def shard_shape(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int, 
     """Whole multiples of ``chunks``, grown from the first axis on, until a shard holds about ``target`` bytes."""
     shards = list(chunks)
     for axis in range(len(shape)):
-        counts = -(-max(int(shape[axis]), 1) // chunks[axis])
+        counts = ceil_div(max(int(shape[axis]), 1), chunks[axis])
         others = math.prod(shards) // shards[axis] * itemsize
         fit = max(1, target // max(others * chunks[axis], 1))
         shards[axis] = chunks[axis] * min(counts, fit)

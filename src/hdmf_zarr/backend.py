@@ -26,6 +26,7 @@ from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.storage import FsspecStore, LocalStore, StorePath
 
 from . import _dtypes
+from ._arrays import array_from_metadata
 from ._commit import Committer, refresh_consolidated, write_consolidated
 from ._convention import (
     COMPOUND_DTYPE_MIN_STRING_LENGTH,
@@ -627,7 +628,5 @@ def _check_export_container(src_io: HDMFIO, container: Container | None) -> None
 
 
 def _open_array(store: Store, metadata: Any, key: str) -> zarr.Array:
-    from zarr.core.array import AsyncArray
-    from zarr.storage import StorePath
 
-    return zarr.Array(AsyncArray(metadata=metadata, store_path=StorePath(store, key)))
+    return array_from_metadata(store, key, metadata)

@@ -1,0 +1,51 @@
+"""Array geometry and arrays made from metadata in hand.
+
+The chunk-grid arithmetic that the encoders, copiers, progress bars and legacy decoders share, and
+the one way a zarr array is built from metadata already loaded (no store request).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.abc.store import Store
+from zarr.core.array import AsyncArray
+from zarr.storage import StorePath
+
+
+def ceil_div(size: int, step: int) -> int:
+    """How many pieces of ``step`` cover ``size``."""
+    return -(-size // step)
+
+
+def grid_shape(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[int, ...]:
+    """The number of chunks along each axis of an array of ``shape`` cut into ``chunks``."""
+    return tuple(ceil_div(s, max(c, 1)) for s, c in zip(shape, chunks))
+
+
+def chunk_count(shape: tuple[int, ...], chunks: tuple[int, ...]) -> int:
+    return math.prod(grid_shape(shape, chunks))
+
+
+def chunk_coords(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """The coordinates of every chunk, in C order (none for an empty array)."""
+    if any(s == 0 for s in shape):
+        return iter(())
+    return np.ndindex(*grid_shape(shape, chunks))
+
+
+def chunk_region(coords: tuple[int, ...], chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The region of the array that the chunk at ``coords`` covers."""
+    return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunks, shape))
+
+
+def array_from_metadata(store: Store, key: str, metadata: Any, cls: type = zarr.Array) -> Any:
+    """The array at ``key`` of ``store`` described by ``metadata`` (as ``cls``), without asking the store."""
+    array = zarr.Array(AsyncArray(metadata=metadata, store_path=StorePath(store, key)))
+    if cls is not zarr.Array:
+        array.__class__ = cls
+    return array
