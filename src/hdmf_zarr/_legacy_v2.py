@@ -30,10 +30,10 @@ from zarr.core.sync import sync
 
 from ._arrays import array_from_metadata
 from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, spec_location
+from ._lazy_arrays import HDMFZarrArray, ZarrReference
 from ._read import StoreIndex
 from ._safe_pickle import LegacyReference, UnsafePickleCodecError
 from ._v2_decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
-from .utils import HDMFZarrArray, ZarrReference
 
 __all__ = ["V2StoreIndex", "LegacyArrayMetadata", "legacy_source_location"]
 

@@ -41,10 +41,10 @@ from ._convention import (
 )
 from ._dtypes import STRING_DTYPE, compound_builder_dtype
 from ._inline import inline_value, is_inline
+from ._lazy_arrays import HDMFZarrArray
 from ._metadata import load_documents, parse_nodes
+from ._ref_datasets import BuilderZarrReferenceDataset, BuilderZarrTableDataset
 from ._stores import resolve_source
-from .utils import HDMFZarrArray
-from .zarr_utils import BuilderZarrReferenceDataset, BuilderZarrTableDataset
 
 
 class NodeIndex(Protocol):
