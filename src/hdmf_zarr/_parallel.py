@@ -79,7 +79,7 @@ class ZarrIODataChunkIteratorQueue(deque):
             for dset, iterator in items
             for selection in _selections(dset, iterator)
         ]
-        context = multiprocessing.get_context(self.multiprocessing_context)
+        context = multiprocessing.get_context(self.multiprocessing_context or default_start_method())
         with ProcessPoolExecutor(
             max_workers=self.number_of_jobs,
             mp_context=context,
@@ -89,6 +89,16 @@ class ZarrIODataChunkIteratorQueue(deque):
             for _ in executor.map(_write_task, tasks):
                 if on_task is not None:
                     on_task(1)
+
+
+def default_start_method() -> str:
+    """How worker processes start unless told: ``forkserver`` where there is one, else ``spawn``.
+
+    Never ``fork``: the writing process runs threads (zarr's event loop, thread pools), and a process forked
+    from a threaded one can deadlock. Scripts that write with ``number_of_jobs > 1`` therefore need the
+    usual ``if __name__ == "__main__":`` guard, and their iterators must be importable by the workers.
+    """
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def _local_root(dset: zarr.Array) -> str | None:

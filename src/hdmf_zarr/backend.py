@@ -81,7 +81,12 @@ _PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES, *obstore_types())
 #: keyword arguments that write() and export() share
 _WRITE_OPTIONS = (
     {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
-    {"name": "multiprocessing_context", "type": str, "doc": "'fork' or 'spawn'", "default": None},
+    {
+        "name": "multiprocessing_context",
+        "type": str,
+        "doc": "how worker processes start: 'forkserver' (the default where it exists), 'spawn' or 'fork'",
+        "default": None,
+    },
     {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
     {
         "name": "progress",
