@@ -15,6 +15,7 @@ from hdmf.backends.hdf5 import H5DataIO
 from pynwb import NWBHDF5IO
 
 from hdmf_zarr import NWBZarrIO
+from hdmf_zarr._roundtrip import compare_files
 from hdmf_zarr.cli import cli
 
 DATA = (np.arange(6000, dtype="int16") % 97).reshape(1500, 4)
@@ -160,8 +161,9 @@ def test_convert_zarr_v2_to_v3(testdata, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Zarr v2" in result.output
     assert (target / "zarr.json").is_file()
-    with NWBZarrIO(str(target), mode="r") as io:
-        assert io.read() is not None
+    with NWBZarrIO(str(source), mode="r") as v2, NWBZarrIO(str(target), mode="r") as v3:
+        diffs = compare_files(v2.read(), v3.read())
+    assert not diffs, f"the conversion of {source.name} differs from it (v2 | v3):\n" + "\n".join(diffs)
 
 
 @pytest.mark.parametrize(

@@ -27,12 +27,12 @@ import numpy as np
 import pytest
 
 import hdmf_zarr
-from _compare import compare_files
 from _digest import IMPLEMENTATION_KEY
 from _mockfile import write_mock
 from conftest import TESTDATA
 from conftest_interop import REFERENCE_VERSION, file_lock, find_reference_python, finish_script, start_script
 from hdmf_zarr import NWBZarrIO
+from hdmf_zarr._roundtrip import RoundTripCheck, compare_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
@@ -526,7 +526,8 @@ def test_mock_files_of_both_writers_match(batch: dict[str, Any], digests: dict[s
 
 
 def test_checkers_see_differences(nwbfile: Any, tmp_path: Path) -> None:
-    """One changed value is reported by the comparison and by the digest, so a pass above means something."""
+    """One changed value is reported by the comparison (of two reads, and of the original with a read) and by the
+    digest, so a pass above means something."""
     import shutil
 
     import zarr
@@ -541,7 +542,9 @@ def test_checkers_see_differences(nwbfile: Any, tmp_path: Path) -> None:
     data[1] = data[1] + 1
     with NWBZarrIO(str(original), "r") as a, NWBZarrIO(str(changed), "r") as b:
         assert compare_files(a.read(), a.read()) == []
+        assert RoundTripCheck().run(nwbfile, a.read()) == []
         diffs = compare_files(a.read(), b.read())
-    assert len(diffs) == 1 and diffs[0].startswith("/ts.data: values differ"), diffs
+        assert RoundTripCheck().run(nwbfile, b.read()) == diffs
+    assert len(diffs) == 1 and diffs[0].startswith("/ts.data: values differ: 1 value(s), first at (1,)"), diffs
     diffs = digest_diffs(digest(str(original)), digest(str(changed)))
     assert diffs and all("/ts/" in d for d in diffs), diffs

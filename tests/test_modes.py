@@ -30,11 +30,18 @@ def test_exclusive_create_writes_a_new_file(zarr_path, mode):
 
 @pytest.mark.parametrize("mode", ["w-", "x"])
 def test_exclusive_create_refuses_existing_path(zarr_path, mode):
-    _write(zarr_path)
+    first = _write(zarr_path)
+    before = _files(zarr_path)
     with pytest.raises(FileExistsError):
         NWBZarrIO(zarr_path, mode)
+    assert _files(zarr_path) == before  # not a byte changed
     with NWBZarrIO(zarr_path, "r") as io:
-        assert io.read() is not None
+        assert io.read().identifier == first.identifier
+
+
+def _files(folder):
+    """``{relative path: contents}`` of every file under ``folder``."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_w_replaces_an_existing_zarr_file(zarr_path):
@@ -94,7 +101,7 @@ def test_root_group_is_open_from_open_to_close(zarr_path, nwbfile):
     with NWBZarrIO(zarr_path, "w") as io:
         assert isinstance(io._file, zarr.Group) and io.file is io._file
         io.write(nwbfile)
-        assert io._file is not None
+        assert isinstance(io._file, zarr.Group) and io.file is io._file
     assert io._file is None and io.file is None and not io.is_open()
     for mode in ("r", "r+", "a"):
         io = NWBZarrIO(zarr_path, mode)
