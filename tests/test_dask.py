@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -11,9 +14,10 @@ from hdmf.build import DatasetBuilder, GroupBuilder
 from pynwb import TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
-from hdmf_zarr import NWBZarrIO, ZarrIO
+from hdmf_zarr import NWBZarrIO, ZarrIO, _dask
 from hdmf_zarr.utils import ZarrDataIO
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
@@ -129,4 +133,120 @@ def test_dask_data_can_be_sharded(tmp_path):
     _write(tmp_path / "f.nwb.zarr", _series(ZarrDataIO(data, chunks=(500, 8), shards=(2_000, 8))))
     values, chunks, shards = _read_data(tmp_path / "f.nwb.zarr")
     assert (chunks, shards) == ((500, 8), (2_000, 8))
+    np.testing.assert_array_equal(values, expected)
+
+
+# ------------------------------------------------------------------ memory: a few blocks at a time
+class LiveBlocks:
+    """A ``map_blocks`` function whose blocks count themselves while they are alive."""
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.lock = threading.Lock()
+        self.alive = self.peak = self.made = 0
+
+    def __call__(self, block_info=None):
+        (start, stop), _ = block_info[None]["array-location"]
+        block = np.add.outer(np.arange(start, stop) * self.columns, np.arange(self.columns))  # owns its data
+        with self.lock:
+            self.alive += 1
+            self.made += 1
+            self.peak = max(self.peak, self.alive)
+        weakref.finalize(block, self.released)
+        return block
+
+    def released(self):
+        with self.lock:
+            self.alive -= 1
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "workers", "chunks"),
+    [
+        ("synchronous", 1, (1_875, 8)),  # chunks cut by the block edges: they straddle blocks
+        ("threads", 2, (1_875, 8)),
+        ("threads", 2, (1_024, 16)),  # chunks inside the blocks
+    ],
+)
+def test_a_block_is_alive_only_while_its_task_runs(tmp_path, scheduler, workers, chunks):
+    """Each dask block feeds one write task, so at most one block per worker is in memory at once.
+
+    Rechunking the blocks to the chunks (the earlier way) needs two neighbouring blocks at once for
+    every rechunked block, and dask's order then leaves more waiting; here blocks are computed in
+    array order and the chunks that straddle two blocks are put together from small copies.
+    """
+    rows, block_rows = 65_536, 4_096
+    source = LiveBlocks(16)
+    data = da.map_blocks(source, chunks=((block_rows,) * (rows // block_rows), (16,)), dtype="int64")
+    with dask.config.set(scheduler=scheduler, num_workers=workers):
+        _write(tmp_path / "f.nwb.zarr", _series(ZarrDataIO(data, chunks=chunks)))
+    assert source.made == rows // block_rows  # every block computed once
+    assert source.peak <= workers
+    values, stored, _ = _read_data(tmp_path / "f.nwb.zarr")
+    assert stored == chunks
+    np.testing.assert_array_equal(values, np.arange(rows * 16).reshape(-1, 16))
+
+
+def test_default_local_pool_holds_few_blocks(tmp_path):
+    """Unless dask's config says otherwise, the local pool runs only as many tasks as keep the cores busy:
+    one, when a block holds a chunk per core (zarr encodes the chunks of a call on its own threads)."""
+    import zarr
+
+    source = LiveBlocks(64)
+    data = da.map_blocks(source, chunks=((2_048,) * 16, (64,)), dtype="int64")  # 1 MiB blocks, 16 chunks each
+    _write(tmp_path / "f.nwb.zarr", _series(ZarrDataIO(data, chunks=(1_000, 8))))
+    cores = os.cpu_count() or 1
+    assert source.peak <= -(-cores // min(cores, zarr.config.get("async.concurrency"), 16))
+    values, _, _ = _read_data(tmp_path / "f.nwb.zarr")
+    np.testing.assert_array_equal(values, np.arange(32_768 * 64).reshape(-1, 64))
+
+
+def test_irregular_blocks_and_chunks_are_each_written_once(tmp_path):
+    """Random block and chunk shapes in 1 to 3 dimensions: every element lands in exactly one write, and
+    the stored array equals the source (spec dtype conversion and shards included)."""
+    rng = np.random.default_rng(7)
+
+    def sizes(n):
+        out = []
+        while sum(out) < n:
+            out.append(min(int(rng.integers(0, n // 2 + 2)), n - sum(out)))
+        return tuple(out)
+
+    for trial in range(25):
+        shape = tuple(int(rng.integers(1, 25)) for _ in range(int(rng.integers(1, 4))))
+        blocks = tuple(sizes(n) for n in shape)
+        chunks = tuple(int(rng.integers(1, n + 4)) for n in shape)
+        plans, cells = _dask.plan_writes(blocks, chunks)
+        cover = np.zeros(shape, dtype=int)
+        for box in [plan.interior for plan in plans if plan.interior] + [cell.box for cell in cells]:
+            cover[tuple(slice(a, b) for a, b in box)] += 1
+        assert (cover == 1).all(), (shape, blocks, chunks)
+
+        expected = rng.integers(0, 1_000, size=shape).astype("int32")
+        options = {"chunks": chunks}
+        if trial % 3 == 0:
+            options["shards"] = tuple(c * int(rng.integers(1, 3)) for c in chunks)
+        root = GroupBuilder("root")
+        dtype = "int64" if trial % 2 else None
+        root.set_dataset(
+            DatasetBuilder("d", data=ZarrDataIO(da.from_array(expected, chunks=blocks), **options), dtype=dtype)
+        )
+        path = tmp_path / f"f{trial}.zarr"
+        with ZarrIO(path, "w") as io:
+            io.write_builder(root)
+        with ZarrIO(path, "r") as io:
+            np.testing.assert_array_equal(io.read_builder()["d"].data[...], expected)
+
+
+def test_distributed_cluster_writes_chunks_that_straddle_blocks(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    expected = np.arange(60_000, dtype="float64").reshape(-1, 6)
+    data = da.from_array(expected, chunks=((3_333, 2_001, 4_666), (4, 2)))
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+    ):
+        _write(tmp_path / "f.nwb.zarr", _series(ZarrDataIO(data, chunks=(1_000, 3))))
+    values, chunks, _ = _read_data(tmp_path / "f.nwb.zarr")
+    assert chunks == (1_000, 3)
     np.testing.assert_array_equal(values, expected)

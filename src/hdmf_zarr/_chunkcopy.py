@@ -35,6 +35,7 @@ from ._copy import copy_block_shape, iter_regions
 from ._encode import ChunkEncoder
 from ._h5filters import is_h5py_dataset
 from ._options import WriteOptions
+from ._plan import CopiedSource, InMemory
 
 #: a chunk that is absent from the source and must stay absent (both sides read it as the fill value)
 ABSENT = object()
@@ -305,31 +306,30 @@ async def stage_small_sources(
     """Read the lazy sources of plan nodes of at most ``limit`` bytes, up to ``budget`` bytes in all.
 
     Sources whose chunks can be copied as they are give their chunk objects (returned, keyed by store
-    key); the others are read and converted into ``node.values``, to be encoded with the small arrays.
-    Either way ``node.source`` is cleared, so the node is no longer copied on its own.
+    key); the others are read and converted into in-memory data, to be encoded with the small arrays.
+    Either way the node is no longer copied on its own.
     """
     small, total = [], 0
     for node in nodes:
-        if node.source is None or node.metadata is None:
+        if not isinstance(node.data, CopiedSource) or node.metadata is None:
             continue
         size = _logical_bytes(node)
         if size <= limit and total + size <= budget:
             small.append(node)
             total += size
     documents: dict[str, Buffer] = {}
-    raw = await asyncio.gather(*(load_small(node.source, node.metadata, options) for node in small))
+    raw = await asyncio.gather(*(load_small(node.data.source, node.metadata, options) for node in small))
     rest = []
     for node, chunks in zip(small, raw):
         if chunks is None:
             rest.append(node)
             continue
         documents.update({f"{node.key}/{key}": value for key, value in chunks.items()})
-        node.source = None
+        node.data = None  # stored
 
     def read_values() -> None:
         for node in rest:
-            node.values = np.asarray(node.convert(node.source[...]), dtype=node.dtype)
-            node.source = None
+            node.data = InMemory(np.asarray(node.data.convert(node.data.source[...]), dtype=node.dtype))
 
     await asyncio.to_thread(read_values)
     if options.on_copied is not None and small:

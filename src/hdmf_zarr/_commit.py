@@ -24,6 +24,7 @@ from zarr.core.group import ConsolidatedMetadata, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore, StorePath
 
+from ._arrays import array_from_metadata
 from ._chunkcopy import ArrayCopy, run_bounded, stage_small_sources
 from ._convention import LINKS_ATTR
 from ._convention import join_key as _join
@@ -31,7 +32,7 @@ from ._encode import encode_single_chunk, write_chunks
 from ._inline import can_inline, inline
 from ._metadata import block_is_current, load_documents, parse_nodes
 from ._options import WriteOptions
-from ._plan import ArrayNode, GroupNode, WritePlan
+from ._plan import ArrayNode, ChunkIterator, CopiedSource, DaskBlocks, GroupNode, WritePlan
 from ._progress import NoProgress, chunk_count, progress_bar
 from .errors import PlanError  # noqa: F401  (raised here; importable from here as before)
 
@@ -120,11 +121,16 @@ class Committer:
     """Writes a WritePlan into ``store``; ``existing`` holds metadata of nodes already in the store."""
 
     def __init__(
-        self, store: Store, existing: Mapping[str, Any] | None = None, options: WriteOptions | None = None
+        self,
+        store: Store,
+        existing: Mapping[str, Any] | None = None,
+        options: WriteOptions | None = None,
+        iterators: Any = None,
     ) -> None:
         self.store = store
         self.existing = dict(existing or {})
         self.options = options or WriteOptions()
+        self.iterators = iterators  # the IO's chunk-iterator queue (iterators may be left for close())
         self.bar: Any = NoProgress()  # advanced once per chunk streamed (big arrays, copies)
         self.prototype = default_buffer_prototype()
         self.written: dict[str, Any] = {}  # key -> metadata of every node this commit wrote
@@ -134,8 +140,33 @@ class Committer:
         """Write an empty root group document (a new, empty file)."""
         sync(self._write_documents(self._encode("", GroupMetadata())))
 
-    def commit(self, plan: WritePlan) -> dict[str, Any]:
+    def commit(self, plan: WritePlan, exhaust_iterators: bool = True) -> dict[str, Any]:
+        """Write ``plan``, each array by the writer its data needs; the metadata of every node written.
+
+        In-memory values, copies of existing arrays and dask arrays are written here; chunk iterators go to
+        the iterator queue and, with ``exhaust_iterators``, are written to the end (they may grow their array:
+        its final metadata is returned).
+        """
         sync(self._commit(plan))
+        dask_nodes = [node for node in plan.arrays.values() if isinstance(node.data, DaskBlocks)]
+        if dask_nodes:
+            from ._dask import write_dask_nodes
+
+            write_dask_nodes(self.store, dask_nodes, self.options.progress)
+        iterated = {
+            key: array_from_metadata(self.store, key, node.metadata)
+            for key, node in plan.arrays.items()
+            if isinstance(node.data, ChunkIterator)
+        }
+        if iterated:
+            if self.iterators is None:
+                raise PlanError("Chunk iterators need an iterator queue to be written through.")
+            for key, array in iterated.items():
+                self.iterators.append(array, plan.arrays[key].data.iterator)
+            if exhaust_iterators:
+                self.iterators.progress = self.options.progress
+                self.iterators.exhaust_queue()
+                self.written.update({key: array.metadata for key, array in iterated.items()})
         return self.written
 
     async def _commit(self, plan: WritePlan) -> None:
@@ -160,7 +191,7 @@ class Committer:
         await self._write_documents(documents)
         await self._write_small_arrays(fallback)
         big = [node for node in plan.arrays.values() if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES]
-        copies = [node for node in plan.arrays.values() if node.source is not None]
+        copies = [node for node in plan.arrays.values() if isinstance(node.data, CopiedSource)]
         total = sum(chunk_count(node.metadata) for node in big + copies)
         with progress_bar(self.options.progress if total else False, total, "writing chunks") as self.bar:
             for node in big:
@@ -252,8 +283,9 @@ class Committer:
     async def _copy_source(self, node: ArrayNode) -> None:
         """Copy a lazy source (zarr array, h5py dataset) chunk by chunk, as stored bytes where the codecs match."""
         setitem = self._async_array(node).setitem
+        source, convert = node.data.source, node.data.convert
         array_copy = ArrayCopy(
-            self.store, node.key, node.metadata, node.source, node.convert, setitem, self.options, self.bar.update
+            self.store, node.key, node.metadata, source, convert, setitem, self.options, self.bar.update
         )
         await array_copy.run()
 

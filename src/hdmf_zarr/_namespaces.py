@@ -9,7 +9,7 @@ from hdmf.spec import NamespaceCatalog
 
 from ._convention import DEFAULT_SPEC_LOC_DIR, SPEC_LOC_ATTR, spec_location
 from ._dtypes import STRING_DTYPE
-from ._plan import ArrayNode, GroupNode, WritePlan, join_key
+from ._plan import ArrayNode, GroupNode, InMemory, WritePlan, join_key
 from ._specs import load_into_catalog, namespace_documents, text_of, warn_no_specs
 
 
@@ -40,7 +40,7 @@ def add_spec_nodes(plan: WritePlan, catalog: NamespaceCatalog, existing: dict[st
         for name, text in documents.items():
             values = np.empty((), dtype=STRING_DTYPE)
             values[()] = text
-            plan.add_array(ArrayNode(join_key(group_key, name), (), STRING_DTYPE, {}, {}, values=values))
+            plan.add_array(ArrayNode(join_key(group_key, name), (), STRING_DTYPE, {}, {}, InMemory(values)))
 
 
 def cached_versions(index: Any, specloc: str) -> dict[str, list[str]]:

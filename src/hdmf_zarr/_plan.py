@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,6 @@ from ._convention import (
     reference_path,
 )
 from ._copy import copy_settings, region_converter, source_dtype
-from ._dask import dask_node, is_dask_array
 from ._h5filters import is_h5py_dataset
 from ._options import WriteOptions
 from ._stores import get_store_path
@@ -47,6 +47,40 @@ class GroupNode:
 
 
 @dataclass
+class InMemory:
+    """Values in memory, encoded at commit."""
+
+    values: np.ndarray
+
+
+@dataclass
+class CopiedSource:
+    """An existing array (zarr array, h5py dataset) read region by region; ``convert`` turns each region read
+    into the values stored."""
+
+    source: Any
+    convert: Callable[[Any], np.ndarray]
+
+
+@dataclass
+class ChunkIterator:
+    """An HDMF chunk iterator, written chunk by chunk through the IO's iterator queue."""
+
+    iterator: AbstractDataChunkIterator
+
+
+@dataclass
+class DaskBlocks:
+    """A dask array, written block by block by dask itself (see ``dask.py``)."""
+
+    array: Any
+
+
+#: what an ``ArrayNode`` is filled from; None once its data is written (or when it has none)
+ArrayData = InMemory | CopiedSource | ChunkIterator | DaskBlocks | None
+
+
+@dataclass
 class ArrayNode:
     """An array to create and the data to put in it."""
 
@@ -55,13 +89,19 @@ class ArrayNode:
     dtype: Any
     attributes: dict[str, Any]
     settings: dict[str, Any]
-    values: np.ndarray | None = None  # in-memory data, written at commit
-    source: Any = None  # array-like read region by region at commit (zarr.Array, h5py.Dataset)
-    convert: Any = None  # applied to each region read from ``source``
-    iterator: AbstractDataChunkIterator | None = None
-    dask: Any = None  # a dask array, written block by block after the commit (see _dask.py)
+    data: ArrayData = None
     metadata: Any = None  # ArrayV3Metadata, set by the committer
     overwrite: bool = False
+
+    @property
+    def values(self) -> np.ndarray | None:
+        """The in-memory values, when the data is in memory."""
+        return self.data.values if isinstance(self.data, InMemory) else None
+
+    @property
+    def shape_is_final(self) -> bool:
+        """True when data is still to be written and its shape is known now (an iterator may grow its array)."""
+        return self.data is not None and not isinstance(self.data, ChunkIterator)
 
 
 @dataclass
@@ -205,24 +245,24 @@ class Planner:
             refs = dt.reference_field_names(spec_dtype)
             if refs:
                 attrs[REFERENCE_FIELDS_ATTR] = refs
-            return ArrayNode(key, values.shape, values.dtype, attrs, settings, values=values)
+            return ArrayNode(key, values.shape, values.dtype, attrs, settings, InMemory(values))
         if dt.is_reference_dtype(spec_dtype) or _is_reference_data(data):
             values = _reference_paths(data, where(key))
             attrs[DTYPE_ATTR] = REFERENCE_DTYPE_ATTR_VALUE
-            return ArrayNode(key, values.shape, dt.STRING_DTYPE, attrs, settings, values=values)
+            return ArrayNode(key, values.shape, dt.STRING_DTYPE, attrs, settings, InMemory(values))
         if isinstance(data, AbstractDataChunkIterator):
             return self._iterator_node(builder, key, data, settings, attrs)
         kind = self._element_type(spec_dtype, data, builder, key)
         attrs[DTYPE_ATTR] = dt.type_name(kind)
-        if is_dask_array(data):
-            node = dask_node(key, data, kind, attrs, settings)
-            if node is not None:
-                return node
+        if is_dask_array(data) and kind is not str:
+            dtype = np.dtype(kind) if kind is not None else np.dtype(data.dtype)
+            if dtype.kind not in "OUSTV":  # text is written eagerly
+                return ArrayNode(key, tuple(int(n) for n in data.shape), dtype, attrs, settings, DaskBlocks(data))
         if kind is str:
             values = dt.text_array(data, f"Dataset '{builder.name}' in '{where(key)}'")
         else:
             values = np.asarray(data, dtype=kind)
-        return ArrayNode(key, values.shape, values.dtype, attrs, settings, values=values)
+        return ArrayNode(key, values.shape, values.dtype, attrs, settings, InMemory(values))
 
     def _element_type(self, spec_dtype: Any, data: Any, builder: DatasetBuilder, key: str) -> Any:
         kind = dt.lookup_spec_dtype(spec_dtype)
@@ -245,7 +285,7 @@ class Planner:
         if "chunks" not in settings and iterator.recommended_chunk_shape() is not None:
             settings["chunks"] = tuple(iterator.recommended_chunk_shape())
         attrs[DTYPE_ATTR] = "str" if dtype == dt.STRING_DTYPE else dtype.str
-        return ArrayNode(key, shape, dtype, attrs, settings, iterator=iterator)
+        return ArrayNode(key, shape, dtype, attrs, settings, ChunkIterator(iterator))
 
     def _lazy_copy_node(self, builder, key, source, settings, attrs) -> ArrayNode:
         """Copy a zarr array or h5py dataset region by region, keeping its storage settings."""
@@ -260,8 +300,14 @@ class Planner:
         shape = tuple(source.shape)
         if shape == ():
             values = region_converter(source, dtype)(source[()])
-            return ArrayNode(key, shape, dtype, attrs, settings, values=np.asarray(values, dtype=dtype))
-        return ArrayNode(key, shape, dtype, attrs, settings, source=source, convert=region_converter(source, dtype))
+            return ArrayNode(key, shape, dtype, attrs, settings, InMemory(np.asarray(values, dtype=dtype)))
+        return ArrayNode(key, shape, dtype, attrs, settings, CopiedSource(source, region_converter(source, dtype)))
+
+
+def is_dask_array(obj: Any) -> bool:
+    """True for a dask array (recognised without importing dask)."""
+    kind = type(obj)
+    return kind.__name__ == "Array" and kind.__module__.startswith("dask.array")
 
 
 def _materialize(data: HDMFDataset) -> Any:

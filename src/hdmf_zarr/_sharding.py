@@ -117,7 +117,7 @@ def apply_sharding(nodes: Any, option: Any) -> int:
         return 0
     count = 0
     for node in nodes:
-        if node.iterator is not None or (node.values is None and node.source is None and node.dask is None):
+        if not node.shape_is_final:
             continue
         extra = shard_settings(tuple(node.shape), node.dtype, node.settings, policy)
         if extra is not None:

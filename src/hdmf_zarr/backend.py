@@ -26,7 +26,6 @@ from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.storage import FsspecStore, LocalStore, StorePath
 
 from . import _dtypes
-from ._arrays import array_from_metadata
 from ._commit import Committer, refresh_consolidated, write_consolidated
 from ._convention import (
     COMPOUND_DTYPE_MIN_STRING_LENGTH,
@@ -38,7 +37,6 @@ from ._convention import (
     reference_path,
     spec_location,
 )
-from ._dask import write_dask_nodes
 from ._h5links import kept_links
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
 from ._options import WriteOptions
@@ -305,42 +303,25 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         existing = self._existing_nodes() if self.__mode in ("a", "r+") else {}
         if options.spec_catalog is not None:
             add_spec_nodes(plan, options.spec_catalog, existing)
-        written, iterated = self._commit_plan(plan, existing, exhaust_dci, options)
+        written = self._commit_plan(plan, existing, exhaust_dci, options)
         self._written_builders.set_written(builder)
         if consolidated and not self.__dci_queue:
             if self.__mode in ("w", "w-", "x"):
-                written.update({key: array.metadata for key, array in iterated.items()})
                 write_consolidated(self.__store, written)
                 self.__modified = False
             else:
                 refresh_consolidated(self.__store)
 
-    def _commit_plan(
-        self, plan: Any, existing: dict[str, Any], exhaust_dci: bool, options: WriteOptions
-    ) -> tuple[dict, dict]:
-        """Commit ``plan``, mark its builders written and queue (then write) its chunk iterators.
-
-        Returns the metadata of every node written and the arrays filled from iterators.
-        """
-        written = Committer(self.__store, existing, options).commit(plan)
-        write_dask_nodes(self.__store, plan.arrays.values(), options.progress)
+    def _commit_plan(self, plan: Any, existing: dict[str, Any], exhaust_dci: bool, options: WriteOptions) -> dict:
+        """Commit ``plan`` and mark its builders written; the metadata of every node written."""
+        if self.__dci_queue is None:
+            self.__dci_queue = ZarrIODataChunkIteratorQueue()
+        written = Committer(self.__store, existing, options, self.__dci_queue).commit(plan, exhaust_dci)
         self.__modified = True
         self.__file = None
         for item in plan.builders:
             self._written_builders.set_written(item)
-        if self.__dci_queue is None:
-            self.__dci_queue = ZarrIODataChunkIteratorQueue()
-        iterated = {
-            key: _open_array(self.__store, node.metadata, key)
-            for key, node in plan.arrays.items()
-            if node.iterator is not None
-        }
-        for key, array in iterated.items():
-            self.__dci_queue.append(array, plan.arrays[key].iterator)
-        if exhaust_dci:
-            self.__dci_queue.progress = options.progress
-            self.__dci_queue.exhaust_queue()
-        return written, iterated
+        return written
 
     def _existing_nodes(self) -> dict[str, Any]:
         if self.__reader is not None and not self.__modified and isinstance(self.__reader.index, StoreIndex):
@@ -630,8 +611,3 @@ def _check_export_container(src_io: HDMFIO, container: Container | None) -> None
             f"Cannot export {container.name!r}: the provided container must be the root of the hierarchy of the "
             "source used to read the container. Export the root (the NWBFile) instead."
         )
-
-
-def _open_array(store: Store, metadata: Any, key: str) -> zarr.Array:
-
-    return array_from_metadata(store, key, metadata)

@@ -13,11 +13,11 @@ from hdmf.utils import docval, popargs
 from numcodecs.abc import Codec as NumcodecsCodec
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
-from ._dask import is_dask_array
 from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
 from ._lazy_arrays import HDMFZarrArray, ZarrReference, check_compound_widths  # noqa: F401  (public names)
 from ._legacy_codecs import NOT_GIVEN, translate
 from ._parallel import ZarrIODataChunkIteratorQueue
+from ._plan import is_dask_array
 from ._specs import ZarrSpecReader, ZarrSpecWriter
 from ._stores import get_store_path
 
