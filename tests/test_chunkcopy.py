@@ -14,9 +14,9 @@ from pynwb import NWBHDF5IO
 from zarr.core.sync import sync
 
 from hdmf_zarr import NWBZarrIO
-from hdmf_zarr._chunkcopy import ArrayCopy, h5_chunks_match, zarr_chunks_match
-from hdmf_zarr._copy import copy_block_shape, copy_settings
-from hdmf_zarr._options import WriteOptions
+from hdmf_zarr._write.chunkcopy import ArrayCopy, h5_chunks_match, zarr_chunks_match
+from hdmf_zarr._write.copy import copy_block_shape, copy_settings
+from hdmf_zarr._write.options import WriteOptions
 
 RNG = np.random.default_rng(7)
 
@@ -310,7 +310,7 @@ def test_two_conversions_at_once_each_keep_their_own_options(tmp_path):
     from pynwb.testing.mock.base import mock_TimeSeries
     from pynwb.testing.mock.file import mock_NWBFile
 
-    from hdmf_zarr._convert import convert
+    from hdmf_zarr._convert.convert import convert
 
     nwbfile = mock_NWBFile()
     for index in range(4):

@@ -217,8 +217,8 @@ def test_validate_a_good_file(zarr_file):
 
 
 def test_validate_reports_problems_with_status_1(zarr_file, tmp_path):
-    from hdmf_zarr._commit import refresh_consolidated
     from hdmf_zarr._stores import open_store
+    from hdmf_zarr._write.commit import refresh_consolidated
 
     broken = tmp_path / "broken.nwb.zarr"
     shutil.copytree(zarr_file, broken)

@@ -14,7 +14,8 @@ from hdmf.build import DatasetBuilder, GroupBuilder
 from pynwb import TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
-from hdmf_zarr import NWBZarrIO, ZarrIO, _dask
+from hdmf_zarr import NWBZarrIO, ZarrIO
+from hdmf_zarr._write import dask as _dask
 from hdmf_zarr.utils import ZarrDataIO
 
 dask = pytest.importorskip("dask")

@@ -12,7 +12,7 @@ from pynwb import NWBHDF5IO, TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_zarr import NWBZarrIO
-from hdmf_zarr._h5links import external_links, sibling_store
+from hdmf_zarr._convert.h5links import external_links, sibling_store
 
 
 def _links(store: Path, group: str) -> list[dict]:

@@ -159,7 +159,7 @@ def test_lazy_read_touches_no_array_data_until_indexed(zarr_path, chunks, monkey
 
 
 def test_number_of_jobs_uses_a_process_pool(zarr_path, read_log, monkeypatch):
-    import hdmf_zarr._parallel as parallel
+    import hdmf_zarr._write.iterators as parallel
 
     pools = []
 
@@ -178,7 +178,7 @@ def test_number_of_jobs_uses_a_process_pool(zarr_path, read_log, monkeypatch):
 
 
 def test_shard_tasks_cover_every_shard_exactly_once():
-    from hdmf_zarr._parallel import _iter_shard_buffer_selections, _iter_shard_selections
+    from hdmf_zarr._write.iterators import _iter_shard_buffer_selections, _iter_shard_selections
 
     shape, shards, buffer = (250, 7), (100, 4), (30, 3)
     covered = np.zeros(shape, dtype=int)

@@ -31,7 +31,7 @@ from _v2stores import (
     v2_stores,
 )
 from hdmf_zarr import IncompleteConversionError, NWBZarrIO, NWBZarrV2IO, ZarrIO, ZarrV2IO, is_zarr_v2_file
-from hdmf_zarr._legacy_v2 import legacy_source_location
+from hdmf_zarr._legacy.index import legacy_source_location
 from hdmf_zarr._roundtrip import compare_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -356,7 +356,7 @@ def test_the_v2_reader_is_imported_only_when_a_v2_store_is_opened(tmp_path: Path
         f"with hdmf_zarr.NWBZarrIO({str(path)!r}, 'r') as io: io.read()\n"
         "print(sorted(m for m in sys.modules if m.startswith('hdmf_zarr') and 'v2' in m))\n"
         "hdmf_zarr.NWBZarrV2IO\n"
-        "print('hdmf_zarr._legacy_v2' in sys.modules)\n"
+        "print('hdmf_zarr._legacy.index' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split("\n")[:2] == ["[]", "True"]

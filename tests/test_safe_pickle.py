@@ -32,7 +32,7 @@ from _v2stores import (
     put_pickled_chunk,
 )
 from hdmf_zarr import NWBZarrIO, NWBZarrV2IO, ZarrV2IO
-from hdmf_zarr._safe_pickle import LegacyReference, unpickle
+from hdmf_zarr._legacy.safe_pickle import LegacyReference, unpickle
 from hdmf_zarr.backend_zarrv2 import UnsafePickleCodecError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

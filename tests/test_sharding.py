@@ -11,7 +11,7 @@ from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_zarr import NWBZarrIO, ShardingPolicy
-from hdmf_zarr._sharding import shard_settings
+from hdmf_zarr._write.sharding import shard_settings
 from hdmf_zarr.utils import ZarrDataIO
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -80,11 +80,11 @@ def test_mode_w_replaces_what_was_there(store_kind):
 
 
 class ChunkStream:
-    """Watches the chunks of one array go through the chunk-streaming path (``hdmf_zarr._encode``): how many
+    """Watches the chunks of one array go through the chunk-streaming path (``hdmf_zarr._write.encode``): how many
     were encoded one at a time, how many stored, and the most held at once (encoded, not yet stored)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, shape: tuple[int, ...], key: str) -> None:
-        from hdmf_zarr import _encode
+        from hdmf_zarr._write import encode as _encode
 
         self.encoded, self.stored, self.held, self.most_held = 0, 0, 0, 0
         self.block_shapes: set[tuple[int, ...]] = set()

@@ -19,7 +19,8 @@ import zarr
 import zarr.codecs.numcodecs as wrappers
 from zarr.codecs import BloscCodec, Crc32cCodec, GzipCodec, TransposeCodec, VLenUTF8Codec, ZstdCodec
 
-from hdmf_zarr import NWBZarrIO, ZarrDataIO, _legacy_codecs
+from hdmf_zarr import NWBZarrIO, ZarrDataIO
+from hdmf_zarr._legacy import codecs as _legacy_codecs
 from hdmf_zarr.utils import HDMFZarrArray
 
 #: numcodecs < 0.16 (what neuroconv pins) has no CRC32C codec

@@ -3,8 +3,8 @@
 from importlib import import_module
 from typing import Any
 
-from ._sharding import ShardingPolicy
 from ._version import __version__
+from ._write.sharding import ShardingPolicy
 from .backend import ZarrIO
 from .errors import IncompleteConversionError
 from .nwb import NWBZarrIO

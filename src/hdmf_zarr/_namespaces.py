@@ -9,8 +9,8 @@ from hdmf.spec import NamespaceCatalog
 
 from ._convention import DEFAULT_SPEC_LOC_DIR, SPEC_LOC_ATTR, spec_location
 from ._dtypes import STRING_DTYPE
-from ._plan import ArrayNode, GroupNode, InMemory, WritePlan, join_key
 from ._specs import load_into_catalog, namespace_documents, text_of, warn_no_specs
+from ._write.plan import ArrayNode, GroupNode, InMemory, WritePlan, join_key
 
 
 def add_spec_nodes(plan: WritePlan, catalog: NamespaceCatalog, existing: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from ._convention import (
     REFERENCE_FIELDS_ATTR,
     spec_location,
 )
-from ._metadata import flatten_block
+from ._read.documents import flatten_block
 from ._specs import version_key
 
 __all__ = ["NodeInfo", "StoreSummary", "summarize", "format_bytes"]

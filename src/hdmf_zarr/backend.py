@@ -26,7 +26,6 @@ from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.storage import FsspecStore, LocalStore, StorePath
 
 from . import _dtypes
-from ._commit import Committer, refresh_consolidated, write_consolidated
 from ._convention import (
     COMPOUND_DTYPE_MIN_STRING_LENGTH,
     DEFAULT_SPEC_LOC_DIR,
@@ -37,14 +36,9 @@ from ._convention import (
     reference_path,
     spec_location,
 )
-from ._h5links import kept_links
+from ._convert.h5links import kept_links
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
-from ._options import WriteOptions
-from ._parallel import ZarrIODataChunkIteratorQueue
-from ._partial import PartialWriteMixin
-from ._plan import Planner
-from ._read import BuilderReader, StoreIndex, load_index, make_reference_dataset
-from ._sharding import apply_sharding
+from ._read.builders import BuilderReader, StoreIndex, load_index, make_reference_dataset
 from ._stores import (
     ALL_MODES,
     READ_MODES,
@@ -61,6 +55,12 @@ from ._stores import (
     store_location,
     url_storage_options,
 )
+from ._write.commit import Committer, refresh_consolidated, write_consolidated
+from ._write.iterators import ZarrIODataChunkIteratorQueue
+from ._write.options import WriteOptions
+from ._write.partial import PartialWriteMixin
+from ._write.plan import Planner
+from ._write.sharding import apply_sharding
 
 __all__ = [
     "ZarrIO",

@@ -1,6 +1,6 @@
 """ZarrV2IO: the read-only reader of Zarr v2 files written by hdmf-zarr <= 0.13.
 
-``ZarrIO`` itself reads v2 files (through the v2 node index of ``_legacy_v2``); this class is the
+``ZarrIO`` itself reads v2 files (through the v2 node index of ``_legacy.index``); this class is the
 explicit, read-only entry point the reference implementation names, with the ``allow_pickle`` switch
 and the list of entries that could not be read.
 """
@@ -24,11 +24,11 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from ._convention import V2_DOCUMENTS, detect_format
-from ._legacy_v2 import V2StoreIndex
-from ._safe_pickle import UnsafePickleCodecError
+from ._legacy.decode import codec_ids, decode_array
+from ._legacy.index import V2StoreIndex
+from ._legacy.safe_pickle import UnsafePickleCodecError
 from ._specs import ZarrSpecReader
 from ._stores import READ_MODES, is_url, open_store
-from ._v2_decode import codec_ids, decode_array
 from .backend import ZarrIO
 from .errors import IncompleteConversionError  # noqa: F401  (raised here; importable from here as before)
 
@@ -159,7 +159,7 @@ def export_v2_to_v3(
 ) -> None:
     """Export everything ``reader`` (a v2 reader) holds, or ``container`` read from it, into a new v3 file at
     ``path`` written by ``writer_class``; the new file is removed when anything fails."""
-    from ._options import WriteOptions
+    from ._write.options import WriteOptions
 
     write_args = {**(write_args or {}), "link_data": False}
     reader._require_complete()

@@ -109,7 +109,7 @@ def info(path: str, depth: int | None, max_children: int, show_all: bool, ascii_
 def _compressor_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
     if value is None:
         return None
-    from ._convert import ConversionError, parse_compressor
+    from ._convert.convert import ConversionError, parse_compressor
 
     try:
         return parse_compressor(value)
@@ -170,7 +170,7 @@ def convert(
     """
     from tqdm import tqdm
 
-    from . import _convert
+    from ._convert import convert as _convert
 
     try:
         target = _convert.destination_format(dst)

@@ -8,7 +8,7 @@ from typing import Any
 from hdmf.utils import docval, get_docval, popargs
 from pynwb import NWBFile
 
-from ._legacy_v2 import is_nwb_file
+from ._legacy.index import is_nwb_file
 from .backend_zarrv2 import ZarrV2IO, check_read_only, convert_hdmf_file, export_v2_to_v3
 from .nwb import NWBZarrIO
 

@@ -13,13 +13,13 @@ from hdmf.utils import docval, popargs
 from numcodecs.abc import Codec as NumcodecsCodec
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
-from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
-from ._lazy_arrays import HDMFZarrArray, ZarrReference, check_compound_widths  # noqa: F401  (public names)
-from ._legacy_codecs import NOT_GIVEN, translate
-from ._parallel import ZarrIODataChunkIteratorQueue
-from ._plan import is_dask_array
+from ._convert.h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
+from ._legacy.codecs import NOT_GIVEN, translate
+from ._read.arrays import HDMFZarrArray, ZarrReference, check_compound_widths  # noqa: F401  (public names)
 from ._specs import ZarrSpecReader, ZarrSpecWriter
 from ._stores import get_store_path
+from ._write.iterators import ZarrIODataChunkIteratorQueue
+from ._write.plan import is_dask_array
 
 __all__ = [
     "ZarrDataIO",

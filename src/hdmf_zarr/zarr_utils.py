@@ -1,9 +1,9 @@
 """Public names of the lazy reference datasets (``hdmf_zarr.zarr_utils``, as tools import them).
 
-They live in the read path (``hdmf_zarr._ref_datasets``); this module re-exports them.
+They live in the read path (``hdmf_zarr._read.references``); this module re-exports them.
 """
 
-from ._ref_datasets import (
+from ._read.references import (
     AbstractZarrReferenceDataset,
     AbstractZarrTableDataset,
     BuilderResolverMixin,

@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 from hdmf.data_utils import AbstractDataChunkIterator, GenericDataChunkIterator
 
-from ._progress import ProgressOption, progress_bar
+from .._progress import ProgressOption, progress_bar
 
 Selection = tuple[slice, ...]
 

@@ -22,7 +22,7 @@ from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
-from ._safe_pickle import UnsafePickleCodecError, unpickle
+from .safe_pickle import UnsafePickleCodecError, unpickle
 
 __all__ = [
     "OBJECT_CODECS",

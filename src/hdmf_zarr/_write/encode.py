@@ -25,9 +25,9 @@ from zarr.abc.store import Store
 from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import Buffer
 
-from ._arrays import grid_shape
-from ._buffers import host_prototype
-from ._stores import is_remote_store
+from .._arrays import grid_shape
+from .._buffers import host_prototype
+from .._stores import is_remote_store
 
 _CODEC_KINDS = (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)
 #: chunk uploads in flight at once for remote stores (object stores reward concurrency)

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ._progress import progress_bar
+from .._progress import progress_bar
 
 Span = tuple[int, int]  # [start, stop) along one dimension
 Box = tuple[Span, ...]

@@ -63,7 +63,7 @@ def kept_links(src_io: Any, dst_io: Any, options: Any, enabled: bool = True) -> 
     converted are left out, so their objects are copied in. Empty when ``enabled`` is False or the source
     is not an HDF5 file.
     """
-    from ._stores import store_folder
+    from .._stores import store_folder
 
     source = getattr(src_io, "source", None)
     if not enabled or not isinstance(source, str) or not os.path.isfile(source):

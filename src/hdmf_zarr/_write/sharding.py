@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import ceil_div
+from .._arrays import ceil_div
 
 MIB = 1 << 20
 

@@ -9,9 +9,9 @@ import numpy as np
 import zarr
 from hdmf.utils import docval, getargs
 
-from ._buffers import host_buffers
-from ._dtypes import STRING_DTYPE
-from ._legacy_codecs import zarr2_compressor, zarr2_filters
+from .._buffers import host_buffers
+from .._dtypes import STRING_DTYPE
+from .._legacy.codecs import zarr2_compressor, zarr2_filters
 
 __all__ = ["HDMFZarrArray", "ZarrReference", "check_compound_widths"]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._progress import ProgressOption
-from ._sharding import resolve_policy
+from .._progress import ProgressOption
+from .sharding import resolve_policy
 
 #: blocks of one copied array in flight at once (each a few chunks)
 DEFAULT_COPY_WORKERS = max(2, min(4, os.cpu_count() or 1))
@@ -22,7 +22,7 @@ DEFAULT_COPY_WORKERS = max(2, min(4, os.cpu_count() or 1))
 class WriteOptions:
     """How one write or export stores its data.
 
-    ``progress``: False, True or a dict of tqdm keywords. ``sharding``: see :mod:`hdmf_zarr._sharding`.
+    ``progress``: False, True or a dict of tqdm keywords. ``sharding``: see :mod:`hdmf_zarr._write.sharding`.
     ``spec_catalog``: the NamespaceCatalog whose specifications are cached in the file, or None.
     ``redirects``: ``{key: (store, path)}`` of objects written as links to another store (kept HDF5 links).
     ``conversions``: HDF5 file -> Zarr store of the linked files converted during one export (shared by the

@@ -30,12 +30,12 @@ from zarr.abc.store import Store
 from zarr.codecs import BytesCodec
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
-from ._arrays import chunk_coords, chunk_count, chunk_region
-from ._copy import copy_block_shape, iter_regions
-from ._encode import ChunkEncoder
-from ._h5filters import is_h5py_dataset
-from ._options import WriteOptions
-from ._plan import CopiedSource, InMemory
+from .._arrays import chunk_coords, chunk_count, chunk_region
+from .._convert.h5filters import is_h5py_dataset
+from .copy import copy_block_shape, iter_regions
+from .encode import ChunkEncoder
+from .options import WriteOptions
+from .plan import CopiedSource, InMemory
 
 #: a chunk that is absent from the source and must stay absent (both sides read it as the fill value)
 ABSENT = object()

@@ -12,8 +12,8 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from ._options import WriteOptions
-from .errors import ConversionError  # noqa: F401  (raised here; importable from here as before)
+from .._write.options import WriteOptions
+from ..errors import ConversionError  # noqa: F401  (raised here; importable from here as before)
 
 HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5", ".hdf")
 ZARR_SUFFIXES = (".zarr", ".zarr.zip", ".zip")
@@ -24,7 +24,7 @@ def source_format(path: str) -> str:
     """``"hdf5"``, ``"zarr"`` (v3) or ``"zarr-v2"`` for the file or store at ``path``."""
     import h5py
 
-    from ._stores import is_url, normalize_path, open_store, store_format
+    from .._stores import is_url, normalize_path, open_store, store_format
 
     if not is_url(path) and not os.path.exists(path):
         raise ConversionError(f"'{path}' does not exist.")
@@ -169,7 +169,7 @@ def _remove(path: str) -> None:
 def _hdf5_to_zarr(src: str, dst: str, copy_links: bool, options: WriteOptions) -> None:
     from pynwb import NWBHDF5IO
 
-    from .nwb import NWBZarrIO
+    from ..nwb import NWBZarrIO
 
     write_args = {"link_data": False} if copy_links else None
     with NWBHDF5IO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
@@ -177,14 +177,14 @@ def _hdf5_to_zarr(src: str, dst: str, copy_links: bool, options: WriteOptions) -
 
 
 def _zarr_to_zarr(src: str, dst: str, options: WriteOptions) -> None:
-    from .nwb import NWBZarrIO
+    from ..nwb import NWBZarrIO
 
     with NWBZarrIO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
         writer._export(reader, options)
 
 
 def _v2_to_v3(src: str, dst: str, allow_pickle: bool, options: WriteOptions) -> None:
-    from .nwb_zarrv2 import NWBZarrV2IO
+    from ..nwb_zarrv2 import NWBZarrV2IO
 
     NWBZarrV2IO.convert_to_v3(src, dst, allow_pickle=allow_pickle, options=options)
 
@@ -192,10 +192,10 @@ def _v2_to_v3(src: str, dst: str, allow_pickle: bool, options: WriteOptions) -> 
 def _zarr_to_hdf5(src: str, dst: str, kind: str, allow_pickle: bool) -> None:
     from pynwb import NWBHDF5IO
 
-    from .nwb import NWBZarrIO
+    from ..nwb import NWBZarrIO
 
     if kind == "zarr-v2":
-        from .nwb_zarrv2 import NWBZarrV2IO
+        from ..nwb_zarrv2 import NWBZarrV2IO
 
         reader = NWBZarrV2IO(src, mode="r", allow_pickle=allow_pickle)
     else:

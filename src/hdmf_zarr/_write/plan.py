@@ -18,8 +18,8 @@ from hdmf.container import Container
 from hdmf.data_utils import AbstractDataChunkIterator, DataIO
 from hdmf.query import HDMFDataset
 
-from . import _dtypes as dt
-from ._convention import (
+from .. import _dtypes as dt
+from .._convention import (
     DIMENSIONS_ATTR,
     DTYPE_ATTR,
     REFERENCE_DTYPE_ATTR_VALUE,
@@ -30,10 +30,10 @@ from ._convention import (
     link_entry,
     reference_path,
 )
-from ._copy import copy_settings, region_converter, source_dtype
-from ._h5filters import is_h5py_dataset
-from ._options import WriteOptions
-from ._stores import get_store_path
+from .._convert.h5filters import is_h5py_dataset
+from .._stores import get_store_path
+from .copy import copy_settings, region_converter, source_dtype
+from .options import WriteOptions
 
 
 @dataclass
@@ -194,7 +194,7 @@ class Planner:
             same.add(self.export_source)
         if target in same:
             return SAME_STORE
-        from ._stores import relative_source
+        from .._stores import relative_source
 
         return relative_source(self.location, target)
 

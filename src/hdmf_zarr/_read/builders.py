@@ -22,9 +22,9 @@ from zarr.core.group import AsyncGroup, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
-from ._arrays import array_from_metadata
-from ._buffers import host_prototype
-from ._convention import (
+from .._arrays import array_from_metadata
+from .._buffers import host_prototype
+from .._convention import (
     DTYPE_ATTR,
     LEGACY_DTYPE_ATTR,
     LEGACY_LINKS_ATTR,
@@ -39,18 +39,18 @@ from ._convention import (
     reference_target,
     spec_location,
 )
-from ._dtypes import STRING_DTYPE, compound_builder_dtype
-from ._inline import inline_value, is_inline
-from ._lazy_arrays import HDMFZarrArray
-from ._metadata import load_documents, parse_nodes
-from ._ref_datasets import BuilderZarrReferenceDataset, BuilderZarrTableDataset
-from ._stores import resolve_source
+from .._dtypes import STRING_DTYPE, compound_builder_dtype
+from .._inline import inline_value, is_inline
+from .._stores import resolve_source
+from .arrays import HDMFZarrArray
+from .documents import load_documents, parse_nodes
+from .references import BuilderZarrReferenceDataset, BuilderZarrTableDataset
 
 
 class NodeIndex(Protocol):
     """What the reader needs of a store: every node's metadata, and the nodes as zarr objects.
 
-    ``StoreIndex`` implements it for Zarr v3; ``_legacy_v2.V2StoreIndex`` for Zarr v2 (loaded only when a
+    ``StoreIndex`` implements it for Zarr v3; ``_legacy.index.V2StoreIndex`` for Zarr v2 (loaded only when a
     v2 store is opened). Nothing outside the indexes asks which format a store is.
     """
 
@@ -74,7 +74,7 @@ class NodeIndex(Protocol):
 def load_index(store: Store, use_consolidated: bool = True, allow_pickle: bool = False) -> NodeIndex:
     """The node index of ``store``: v3, or v2 (its reader is imported only then)."""
     if detect_format(store) == 2:
-        from ._legacy_v2 import V2StoreIndex
+        from .._legacy.index import V2StoreIndex
 
         return V2StoreIndex.load(store, allow_pickle=allow_pickle)
     return StoreIndex.load(store, use_consolidated=use_consolidated)

@@ -12,11 +12,11 @@ from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder
 from hdmf.container import Container
 from hdmf.utils import docval, getargs
 
-from . import _dtypes
-from ._convention import LINKS_ATTR, attribute_reference, builder_path
-from ._plan import GroupNode, Planner
-from ._plan import join_key as _join_key
-from ._stores import has_key, store_location
+from .. import _dtypes
+from .._convention import LINKS_ATTR, attribute_reference, builder_path
+from .._stores import has_key, store_location
+from .plan import GroupNode, Planner
+from .plan import join_key as _join_key
 
 
 class PartialWriteMixin:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UnsafePickleCodecError  # noqa: F401  (raised here; importable from here as before)
+from ..errors import UnsafePickleCodecError  # noqa: F401  (raised here; importable from here as before)
 
 __all__ = ["UnsafePickleCodecError", "SafeUnpickler", "LegacyReference", "unpickle"]
 

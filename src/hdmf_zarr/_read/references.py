@@ -10,8 +10,8 @@ from hdmf.data_utils import append_data
 from hdmf.query import BuilderResolver, ContainerResolver, HDMFDataset, ReferenceResolver
 from hdmf.utils import docval, popargs
 
-from ._dtypes import is_reference_dtype
-from ._lazy_arrays import check_compound_widths
+from .._dtypes import is_reference_dtype
+from .arrays import check_compound_widths
 
 __all__ = [
     "is_reference_dtype",

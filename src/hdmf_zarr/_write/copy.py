@@ -11,9 +11,9 @@ import numpy as np
 import zarr
 from zarr.abc.codec import ArrayArrayCodec, BytesBytesCodec
 
-from . import _dtypes as dt
-from ._arrays import ceil_div, grid_shape
-from ._h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
+from .. import _dtypes as dt
+from .._arrays import ceil_div, grid_shape
+from .._convert.h5filters import fallback_compressors, hdf5_to_zarr_filters, is_h5py_dataset
 
 
 def native_dtype(source: Any) -> np.dtype:

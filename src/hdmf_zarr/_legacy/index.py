@@ -1,6 +1,6 @@
 """Reading Zarr v2 stores written by hdmf-zarr <= 0.13 through the same builder reader as v3.
 
-:class:`V2StoreIndex` is the v2 flavour of :class:`~hdmf_zarr._read.StoreIndex`: it builds the
+:class:`V2StoreIndex` is the v2 flavour of :class:`~hdmf_zarr._read.builders.StoreIndex`: it builds the
 metadata of every node from ``.zmetadata`` (one request) or, without it, from the ``.zgroup`` /
 ``.zarray`` / ``.zattrs`` documents of a listing. Arrays zarr-python 3 can open stay lazy
 ``zarr.Array`` objects; the others (pickled references, JSON-coded specs, vlen-bytes text,
@@ -28,12 +28,12 @@ from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.core.sync import sync
 
-from ._arrays import array_from_metadata
-from ._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, spec_location
-from ._lazy_arrays import HDMFZarrArray, ZarrReference
-from ._read import StoreIndex
-from ._safe_pickle import LegacyReference, UnsafePickleCodecError
-from ._v2_decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
+from .._arrays import array_from_metadata
+from .._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, spec_location
+from .._read.arrays import HDMFZarrArray, ZarrReference
+from .._read.builders import StoreIndex
+from .decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
+from .safe_pickle import LegacyReference, UnsafePickleCodecError
 
 __all__ = ["V2StoreIndex", "LegacyArrayMetadata", "legacy_source_location"]
 
@@ -169,7 +169,7 @@ class V2StoreIndex(StoreIndex):
 
     def source_location(self, here: str, source: str) -> str:
         """Where a link's ``source`` points; local files of hdmf-zarr <= 0.10 wrote it relative to the parent folder."""
-        from ._stores import is_url, resolve_source
+        from .._stores import is_url, resolve_source
 
         return resolve_source(here, source) if is_url(here) else legacy_source_location(here, source)
 
@@ -305,7 +305,7 @@ async def _listed_documents(store: Store, prefix: str) -> dict[str, dict[str, An
 
 def is_nwb_file(path: str, storage_options: dict | None = None) -> bool:
     """True when the root of the Zarr store at ``path`` names an NWB version (an NWB file, not plain HDMF)."""
-    from ._stores import open_store
+    from .._stores import open_store
 
     store = open_store(path, "r", storage_options)
     try:

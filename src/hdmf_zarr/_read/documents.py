@@ -20,8 +20,8 @@ from zarr.core.group import GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.registry import get_codec_class, register_codec
 
-from ._convention import join_key
-from .errors import MissingCodecError  # noqa: F401  (raised here; importable from here as before)
+from .._convention import join_key
+from ..errors import MissingCodecError  # noqa: F401  (raised here; importable from here as before)
 
 _DOC = "zarr.json"
 _MISSING = {

@@ -24,17 +24,17 @@ from zarr.core.group import ConsolidatedMetadata, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore, StorePath
 
-from ._arrays import array_from_metadata
-from ._chunkcopy import ArrayCopy, run_bounded, stage_small_sources
-from ._convention import LINKS_ATTR
-from ._convention import join_key as _join
-from ._encode import encode_single_chunk, write_chunks
-from ._inline import can_inline, inline
-from ._metadata import block_is_current, load_documents, parse_nodes
-from ._options import WriteOptions
-from ._plan import ArrayNode, ChunkIterator, CopiedSource, DaskBlocks, GroupNode, WritePlan
-from ._progress import NoProgress, chunk_count, progress_bar
-from .errors import PlanError  # noqa: F401  (raised here; importable from here as before)
+from .._arrays import array_from_metadata
+from .._convention import LINKS_ATTR
+from .._convention import join_key as _join
+from .._inline import can_inline, inline
+from .._progress import NoProgress, chunk_count, progress_bar
+from .._read.documents import block_is_current, load_documents, parse_nodes
+from ..errors import PlanError  # noqa: F401  (raised here; importable from here as before)
+from .chunkcopy import ArrayCopy, run_bounded, stage_small_sources
+from .encode import encode_single_chunk, write_chunks
+from .options import WriteOptions
+from .plan import ArrayNode, ChunkIterator, CopiedSource, DaskBlocks, GroupNode, WritePlan
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
 SMALL_ARRAY_BYTES = 4 << 20
@@ -150,7 +150,7 @@ class Committer:
         sync(self._commit(plan))
         dask_nodes = [node for node in plan.arrays.values() if isinstance(node.data, DaskBlocks)]
         if dask_nodes:
-            from ._dask import write_dask_nodes
+            from .dask import write_dask_nodes
 
             write_dask_nodes(self.store, dask_nodes, self.options.progress)
         iterated = {

@@ -1,0 +1,1 @@
+"""The read pipeline: store -> metadata documents -> node index -> builders, datasets staying lazy."""
