@@ -3,30 +3,7 @@
 They live in the read path (``hdmf_zarr._read.references``); this module re-exports them.
 """
 
-from ._read.references import (
-    AbstractZarrReferenceDataset,
-    AbstractZarrTableDataset,
-    BuilderResolverMixin,
-    BuilderZarrReferenceDataset,
-    BuilderZarrTableDataset,
-    ContainerResolverMixin,
-    ContainerZarrReferenceDataset,
-    ContainerZarrTableDataset,
-    DatasetOfReferences,
-    ZarrDataset,
-    is_reference_dtype,
-)
+from ._read import references as _references
+from ._read.references import *  # noqa: F403  (the public names, listed in __all__ there)
 
-__all__ = [
-    "is_reference_dtype",
-    "ZarrDataset",
-    "DatasetOfReferences",
-    "BuilderResolverMixin",
-    "ContainerResolverMixin",
-    "AbstractZarrTableDataset",
-    "AbstractZarrReferenceDataset",
-    "BuilderZarrTableDataset",
-    "ContainerZarrTableDataset",
-    "BuilderZarrReferenceDataset",
-    "ContainerZarrReferenceDataset",
-]
+__all__ = list(_references.__all__)
