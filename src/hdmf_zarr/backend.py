@@ -450,7 +450,11 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         reader = self.__external.get(location)
         if reader is None:
             if not is_url(location) and not os.path.exists(location):
-                raise ValueError(f"Found bad link to object {path} in file {location}: no such store")
+                raise ValueError(
+                    f"Found bad link to object {path} in file {location}: no such store. Put the linked file back "
+                    "at that path (relative links follow the linking file), or export the file with the linked "
+                    "objects copied in."
+                )
             options = self.__storage_options if is_url(location) else None
             store = open_store(location, "r", url_storage_options(location, options) if options else None)
             reader = self._make_reader(load_index(store, allow_pickle=self._allow_pickle), location)

@@ -226,7 +226,10 @@ class BuilderReader:
         try:
             return self.node_builder(key)
         except KeyError:
-            raise ValueError(f"Found bad link to object {path} in file {self.source}") from None
+            raise ValueError(
+                f"Found bad link to object {path} in file {self.source}: there is no such object. The file was "
+                "changed after the link or reference was written; restore the object or remove the link."
+            ) from None
 
     # ------------------------------------------------------------------ builders
     def _is_ignored(self, key: str) -> bool:
