@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import array_from_metadata, ceil_div
 from .._progress import progress_bar
 
 Span = tuple[int, int]  # [start, stop) along one dimension
@@ -64,7 +65,7 @@ def axis_segments(edges: list[int], outer: int) -> list[tuple[int, int, tuple[in
     length = edges[-1]
     found: dict[int, tuple[int, int, tuple[int, ...]]] = {}
     for index, (start, stop) in enumerate(zip(edges[:-1], edges[1:])):
-        first = -(-start // outer) * outer
+        first = ceil_div(start, outer) * outer
         last = stop if stop == length else stop // outer * outer
         if first < last:
             found[first] = (first, last, (index,))
@@ -154,13 +155,9 @@ class BlockWriter:
         self.limit = limit
 
     def array(self) -> Any:
-        import zarr
-        from zarr.core.array import AsyncArray
         from zarr.core.metadata.v3 import ArrayV3Metadata
-        from zarr.storage import StorePath
 
-        meta = ArrayV3Metadata.from_dict(dict(self.metadata))
-        return zarr.Array(AsyncArray(metadata=meta, store_path=StorePath(self.store, self.key)))
+        return array_from_metadata(self.store, self.key, ArrayV3Metadata.from_dict(dict(self.metadata)))
 
     def __call__(self, block: Any, origin: tuple[int, ...], interior: Box | None, slivers: list[Box]) -> Any:
         """Write the chunks inside ``block``; return copies of its ``slivers`` (or ``Written``, if none)."""
@@ -306,7 +303,7 @@ def local_workers(data: Any, outer: tuple[int, ...]) -> int:
 
     cores = os.cpu_count() or 1
     per_block = math.prod(data.shape) / max(math.prod(data.numblocks), 1) / max(math.prod(outer), 1)  # chunks
-    return max(1, min(cores, -(-cores // max(1, min(chunks_at_once(), int(per_block))))))
+    return max(1, min(cores, ceil_div(cores, max(1, min(chunks_at_once(), int(per_block))))))
 
 
 def _local_options(scheduler: Any, collections: list[Any], workers: int) -> dict[str, Any]:
