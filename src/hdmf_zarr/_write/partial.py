@@ -78,8 +78,9 @@ class PartialWriteMixin:
         node = GroupNode(key=parent.path.strip("/"), exists=True)
         planner.plan.groups[node.key] = node
         add(planner, node)
-        self._commit_plan(planner.plan, {node.key: self._fresh(parent).metadata}, exhaust_dci, planner.options)
-        _adopt(parent, self._fresh(parent))
+        current = self._fresh(parent).metadata
+        written = self._commit_plan(planner.plan, {node.key: current}, exhaust_dci, planner.options)
+        _adopt(parent, written.get(node.key, current))  # the document as it is now, without reading it again
         return planner.plan
 
     @docval(
@@ -98,7 +99,7 @@ class PartialWriteMixin:
         values = {name: self._attribute_value(name, value, where) for name, value in attributes.items()}
         fresh = self._fresh(obj)
         fresh.attrs.update(values)
-        _adopt(obj, fresh)
+        _adopt(obj, fresh.metadata)
         self._mark_modified()
 
     def _attribute_value(self, name: str, value: Any, where: str) -> Any:
@@ -136,7 +137,7 @@ def _place(builder: Builder, parent: zarr.Group) -> None:
         builder.location = "/" + parent.path.strip("/")
 
 
-def _adopt(obj: zarr.Group | zarr.Array, fresh: zarr.Group | zarr.Array) -> None:
+def _adopt(obj: zarr.Group | zarr.Array, metadata: Any) -> None:
     """Make the caller's zarr object carry the metadata just written (zarr objects cache their document)."""
     inner = obj.async_array if isinstance(obj, zarr.Array) else obj._async_group
-    object.__setattr__(inner, "metadata", fresh.metadata)
+    object.__setattr__(inner, "metadata", metadata)
