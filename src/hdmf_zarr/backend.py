@@ -127,11 +127,26 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             "by default only plain data is unpickled",
             "default": False,
         },
+        {
+            "name": "allow_incomplete",
+            "type": bool,
+            "doc": "open a file whose writer did not finish (to salvage what was written); by default such a file "
+            "raises IncompleteFileError",
+            "default": False,
+        },
+        {
+            "name": "external_link_policy",
+            "type": None,
+            "doc": "where external links may lead: None (the default: stores next to this file or below its "
+            "folder, the same bucket and prefix for URLs), 'any', or a list of allowed folders and URL prefixes",
+            "default": None,
+        },
     )
     def __init__(self, **kwargs):
         path, mode, manager, storage_options, force_overwrite, allow_pickle = popargs(
             "path", "mode", "manager", "storage_options", "force_overwrite", "allow_pickle", kwargs
         )
+        self._allow_incomplete, self._external_link_policy = popargs("allow_incomplete", "external_link_policy", kwargs)
         if mode not in ALL_MODES:
             raise ValueError(f"Invalid mode '{mode}' for {type(self).__name__}; use one of {', '.join(ALL_MODES)}.")
         self.__path = normalize_path(path)

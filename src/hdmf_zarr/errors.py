@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConcurrentWriteError",
     "ConversionError",
+    "DamagedFileError",
     "IncompleteConversionError",
+    "IncompleteFileError",
+    "InconsistentMetadataError",
+    "InvalidNameError",
+    "MissingChunkError",
     "MissingCodecError",
     "PlanError",
     "StoreNotFoundError",
     "StoreUnreachableError",
     "UnresolvableDtypeError",
+    "UnsafeLinkError",
     "UnsafePickleCodecError",
 ]
 
@@ -59,3 +66,34 @@ class IncompleteConversionError(RuntimeError):
 
 class UnsafePickleCodecError(ValueError):
     """A pickled value of a legacy file needs code that is not plain data; it was not unpickled."""
+
+
+class IncompleteFileError(OSError):
+    """The file was being written when its writer stopped (killed, crashed, or still running elsewhere).
+
+    Open it with ``allow_incomplete=True`` to salvage what was written, or run ``hdmf-zarr repair``.
+    """
+
+
+class ConcurrentWriteError(OSError):
+    """Another writer holds the file (a lock on a local folder, a newer root document on an object store)."""
+
+
+class DamagedFileError(OSError):
+    """The stored file is damaged: a document that does not parse, a chunk that is gone or does not decode."""
+
+
+class MissingChunkError(DamagedFileError):
+    """A chunk the writer recorded as stored is missing from the store (deleted, or a server that lies)."""
+
+
+class InconsistentMetadataError(DamagedFileError):
+    """The consolidated metadata and a node's own document disagree; ``hdmf-zarr repair`` rebuilds the former."""
+
+
+class UnsafeLinkError(PermissionError):
+    """An external link points outside the places the link policy allows; nothing was opened or requested."""
+
+
+class InvalidNameError(ValueError):
+    """A group, dataset or link name that Zarr forbids or a store cannot hold."""

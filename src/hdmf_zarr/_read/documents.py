@@ -24,6 +24,8 @@ from .._convention import join_key
 from ..errors import MissingCodecError  # noqa: F401  (raised here; importable from here as before)
 
 _DOC = "zarr.json"
+#: entries of a group's folder that are never child nodes (a child is any other name that holds a zarr.json)
+_NOT_NODES = frozenset({_DOC, ".zgroup", ".zarray", ".zattrs", ".zmetadata", "c"})
 _MISSING = {
     "array_array": "hdmf_zarr.missing-filter",
     "array_bytes": "hdmf_zarr.missing-serializer",
@@ -163,7 +165,7 @@ async def _walk(store: Store, root: dict[str, Any]) -> dict[str, dict[str, Any]]
 async def _children(store: Store, key: str) -> list[str]:
     prefix = f"{key}/" if key else ""
     names = [name.rstrip("/") async for name in store.list_dir(prefix)]
-    return [f"{prefix}{name}" for name in names if name and name != _DOC and "." not in name[:1]]
+    return [f"{prefix}{name}" for name in names if name and name not in _NOT_NODES]
 
 
 async def load_documents(store: Store, use_consolidated: bool) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
