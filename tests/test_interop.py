@@ -435,7 +435,7 @@ def test_export_converts_back_to_hdf5(batch: dict[str, Any], hdf5: str, tmp_path
 
 def _store_layout(root: Path, ignore_attributes: tuple[str, ...] = ()) -> tuple[dict[str, str], set[str]]:
     """``({node: its zarr.json without consolidated metadata}, {every stored key})`` of a local store."""
-    nodes, keys = {}, set()
+    nodes, keys, fill_chunks = {}, set(), set()
     for folder, _, files in os.walk(root):
         for name in files:
             keys.add(os.path.relpath(os.path.join(folder, name), root))
@@ -443,10 +443,32 @@ def _store_layout(root: Path, ignore_attributes: tuple[str, ...] = ()) -> tuple[
             meta = json.loads((Path(folder) / "zarr.json").read_text())
             meta.pop("consolidated_metadata", None)
             _undo_inline_scalar(meta, os.path.relpath(folder, root), keys)
+            _undo_chunk_record(meta, Path(folder), root, fill_chunks)
             for attribute in ignore_attributes:
                 meta.get("attributes", {}).pop(attribute, None)
             nodes[os.path.relpath(folder, root)] = json.dumps(meta, sort_keys=True)
-    return nodes, keys
+    return nodes, keys - fill_chunks
+
+
+def _undo_chunk_record(meta: dict[str, Any], folder: Path, root: Path, fill_chunks: set[str]) -> None:
+    """Describe one of our arrays with a chunk record (docs/convention.md §8) as the reference stores it: without
+    the record, and without the chunks that hold only the fill value (zarr leaves those out)."""
+    if meta.pop("hdmf_zarr.stored_chunks", None) is None:
+        return
+    import zarr
+
+    array = zarr.open_array(zarr.storage.LocalStore(folder), mode="r")
+    fill = array.metadata.fill_value
+    for chunk in sorted((folder / "c").rglob("*")):
+        if not chunk.is_file():
+            continue
+        coords = tuple(int(part) for part in chunk.relative_to(folder / "c").parts)
+        region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(coords, array.chunks))
+        values = array[region]
+        if values.dtype.names is None and np.all(
+            (values == fill) | (np.isnan(values) & np.isnan(fill) if values.dtype.kind == "f" else False)
+        ):
+            fill_chunks.add(os.path.relpath(chunk, root))
 
 
 def _undo_inline_scalar(meta: dict[str, Any], key: str, keys: set[str]) -> None:

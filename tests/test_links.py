@@ -12,6 +12,7 @@ import zarr
 from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder
 
 from hdmf_zarr import NWBZarrIO, ZarrDataIO, ZarrIO
+from hdmf_zarr.errors import UnsafeLinkError
 
 
 def node_json(path: Path, key: str = "") -> dict[str, Any]:
@@ -149,7 +150,7 @@ def test_external_link_source_is_relative_to_the_linking_store_folder(tmp_path, 
 def test_external_links_resolve_into_the_other_store(tmp_path):
     target, linker = tmp_path / "a" / "target.zarr", tmp_path / "b" / "linker.zarr"
     _external_pair(tmp_path, target, linker)
-    with ZarrIO(linker, "r") as io:
+    with ZarrIO(linker, "r", external_link_policy="any") as io:  # a/ is outside b/, the linking file's folder
         read = io.read_builder()
         data = read["holder"].links["ext_data"].builder
         group = read["holder"].links["ext_group"].builder
@@ -179,7 +180,12 @@ def test_nwb_container_from_another_file_becomes_an_external_link(tmp_path):
     assert node_json(second, "acquisition")["attributes"]["_LINKS"] == [
         {"source": "../../a/first.nwb.zarr", "path": "/acquisition/ts", "name": "ts"}
     ]
-    with NWBZarrIO(second, "r") as io:
+    with NWBZarrIO(second, "r") as io, pytest.raises(UnsafeLinkError) as raised:  # a/ is outside b/: refused
+        io.read()
+    assert "'/acquisition/ts'" in str(raised.value) and str(first) in str(raised.value)
+    with NWBZarrIO(second, "r", external_link_policy=[tmp_path / "a"]) as io:
+        assert io.read().acquisition["ts"].data[:].tolist() == [1, 2, 3, 4]
+    with NWBZarrIO(second, "r", external_link_policy="any") as io:
         ts = io.read().acquisition["ts"]
         assert ts.container_source == str(first)
         assert ts.data[:].tolist() == [1, 2, 3, 4]
@@ -247,7 +253,7 @@ def test_zarr_array_data_is_linked_not_copied(tmp_path, source_array, data, writ
     write(out, GroupBuilder("root", datasets={"y": DatasetBuilder("y", data=data(source_array))}), **write_args)
     assert node_json(out)["attributes"]["_LINKS"] == [{"source": "../../src.zarr", "path": "/g/x", "name": "y"}]
     assert not (out / "y").exists()
-    with ZarrIO(out, "r") as io:
+    with ZarrIO(out, "r", external_link_policy=[tmp_path]) as io:  # src.zarr is outside out/, the linker's folder
         read = io.read_builder()
         assert read.datasets == {}
         assert read.links["y"].builder.data[:].tolist() == [0, 1, 2, 3, 4]

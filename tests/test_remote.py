@@ -18,6 +18,7 @@ from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_zarr import NWBZarrIO
+from hdmf_zarr.errors import UnsafeLinkError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
@@ -35,9 +36,9 @@ def _write(url, server, nwbfile, mode="w"):
         io.write(nwbfile)
 
 
-def _open_and_read(url, server):
+def _open_and_read(url, server, **kwargs):
     server.requests.reset()
-    io = NWBZarrIO(url, "r", storage_options=server.storage_options())
+    io = NWBZarrIO(url, "r", storage_options=server.storage_options(), **kwargs)
     nwbfile = io.read()
     return io, nwbfile, server.requests.snapshot()
 
@@ -63,7 +64,12 @@ def test_data_is_read_only_when_asked_for(s3_server, s3_bucket):
     io, nwbfile, _ = _open_and_read(url, s3_server)
     s3_server.requests.reset()
     values = nwbfile.acquisition["ts002"].data[:]
-    assert s3_server.requests.lines == [f"GET /{s3_bucket}/f.nwb.zarr/acquisition/ts002/data/c/0"]
+    data = f"GET /{s3_bucket}/f.nwb.zarr/acquisition/ts002/data"
+    # the array's own document once (checked against the consolidated metadata), then its chunk
+    assert s3_server.requests.lines == [f"{data}/zarr.json", f"{data}/c/0"]
+    s3_server.requests.reset()
+    nwbfile.acquisition["ts002"].data[:]
+    assert s3_server.requests.lines == [f"{data}/c/0"]
     np.testing.assert_array_equal(values, np.arange(10.0) + 2)
     io.close()
 
@@ -110,7 +116,9 @@ def test_links_between_files_in_one_bucket_are_relative_and_resolve_there(s3_ser
     root = zarr.open_group(linked_url, mode="r", storage_options=s3_server.storage_options())
     (entry,) = root["acquisition/linked_ts000"].attrs["_LINKS"]
     assert entry == {"name": "data", "source": "../../raw/source.nwb.zarr", "path": "/acquisition/ts000/data"}
-    io, nwbfile, _ = _open_and_read(linked_url, s3_server)
+    with pytest.raises(UnsafeLinkError, match="external_link_policy"):  # another prefix: refused by default
+        _open_and_read(linked_url, s3_server)[0].read()
+    io, nwbfile, _ = _open_and_read(linked_url, s3_server, external_link_policy=[f"s3://{s3_bucket}"])
     # both links resolved with one opening of the source file
     assert s3_server.requests.lines.count(f"GET /{s3_bucket}/raw/source.nwb.zarr/zarr.json") == 1
     for name, offset in (("ts000", 0), ("ts001", 1)):

@@ -16,10 +16,17 @@ from zarr.abc.store import Store
 from zarr.core.array import AsyncArray
 from zarr.storage import StorePath
 
+from ._chunkrecord import stores_every_chunk
+
 
 def ceil_div(size: int, step: int) -> int:
     """How many pieces of ``step`` cover ``size``."""
     return -(-size // step)
+
+
+def chunk_shape_of(metadata: Any) -> tuple[int, ...]:
+    """The chunk (or shard) shape of an array's regular grid; its shape when it has no regular grid."""
+    return tuple(getattr(metadata.chunk_grid, "chunk_shape", metadata.shape))
 
 
 def grid_shape(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[int, ...]:
@@ -43,9 +50,20 @@ def chunk_region(coords: tuple[int, ...], chunks: tuple[int, ...], shape: tuple[
     return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunks, shape))
 
 
-def array_from_metadata(store: Store, key: str, metadata: Any, cls: type = zarr.Array) -> Any:
-    """The array at ``key`` of ``store`` described by ``metadata`` (as ``cls``), without asking the store."""
-    array = zarr.Array(AsyncArray(metadata=metadata, store_path=StorePath(store, key)))
+def array_config(metadata: Any) -> dict[str, Any]:
+    """The zarr array config its writers need: fill-valued chunks stored too where the array records them."""
+    return {"write_empty_chunks": True} if stores_every_chunk(metadata) else {}
+
+
+def array_from_metadata(
+    store: Store, key: str, metadata: Any, cls: type = zarr.Array, store_path: StorePath | None = None
+) -> Any:
+    """The array at ``key`` of ``store`` described by ``metadata`` (as ``cls``), without asking the store.
+
+    ``store_path`` replaces the plain ``StorePath(store, key)`` its chunks are read through (the reader's checks).
+    """
+    store_path = store_path or StorePath(store, key)
+    array = zarr.Array(AsyncArray(metadata=metadata, store_path=store_path, config=array_config(metadata)))
     if cls is not zarr.Array:
         array.__class__ = cls
     return array

@@ -30,6 +30,11 @@ LEGACY_LINKS_ATTR = "zarr_link"
 #: extra field (``{"must_understand": false}``) of a 0-d array's zarr.json: its value is its fill value
 #: and it has no chunk (see _inline.py); outside ``attributes``, so no reader shows it as an attribute
 INLINE_SCALAR_FIELD = "hdmf_zarr.inline_scalar"
+#: extra field of an array's zarr.json: ``{"must_understand": false, "shape": [...]}`` says the writer stored
+#: every chunk (fill-valued ones too) of the region ``[0, shape)``, so a missing chunk there is damage
+CHUNK_RECORD_FIELD = "hdmf_zarr.stored_chunks"
+#: extra field of the root zarr.json while a writer works on the file (see _writestate.py); removed when it ends
+WRITE_STATE_FIELD = "hdmf_zarr.write_state"
 
 #: attributes that belong to the convention and are never handed to HDMF as builder attributes
 RESERVED_ATTRS = frozenset(

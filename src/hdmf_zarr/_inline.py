@@ -24,6 +24,8 @@ def can_inline(shape: tuple[int, ...], values: Any, settings: dict[str, Any]) ->
     if shape != () or "fill_value" in settings or not isinstance(values, np.ndarray):
         return False
     kind = values.dtype.kind
+    if kind == "f" and np.isnan(values[()]):  # JSON's NaN token keeps neither the sign nor the payload bits
+        return values.tobytes() == np.array(np.nan, dtype=values.dtype).tobytes()
     if kind in "biuf":
         return True
     if kind == "T":

@@ -5,6 +5,9 @@
 store, or any zarr v3 ``Store`` (``MemoryStore``, ``ZipStore``, ``FsspecStore``, ``ObjectStore`` ...).
 ``store_location`` names a store by a folder or URL, against which the relative ``source`` of an
 external link resolves (``resolve_source``) and from which it is computed (``relative_source``).
+
+A URL is opened as ``_remote.URLStore``, with the request limits (timeouts, retries) of
+``_remote.url_storage_options``.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, ZipStore
 
 from ._convention import V2_DOCUMENTS, V3_DOCUMENT, detect_format
+from ._remote import READ_ONLY_PROTOCOLS, URLStore, fsspec_url, url_protocol, url_storage_options
+from ._remote import REMOTE_LIMITS as REMOTE_LIMITS  # re-exported: tests import it from here
 from .errors import StoreNotFoundError, StoreUnreachableError
 
 READ_MODES = ("r", "r-")
 WRITE_MODES = ("w", "w-", "x", "a", "r+")
 ALL_MODES = READ_MODES + WRITE_MODES
-READ_ONLY_PROTOCOLS = ("http", "https")
 #: the package that implements each fsspec protocol, for the error when it is missing
 _PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
 _HTTP_PACKAGES = "aiohttp"
@@ -47,10 +51,6 @@ def is_url(path: Any) -> bool:
     return isinstance(path, str) and "://" in path
 
 
-def url_protocol(url: str) -> str:
-    return url.split("://", 1)[0].lower()
-
-
 def normalize_path(path: Any) -> Any:
     """Absolute local paths (symlinks resolved); URLs and Store objects as given."""
     if isinstance(path, Path):
@@ -58,15 +58,6 @@ def normalize_path(path: Any) -> Any:
     if isinstance(path, str) and not is_url(path):
         return str(Path(path).expanduser().resolve())
     return path
-
-
-def _fsspec_url(store: FsspecStore) -> str:
-    protocol = store.fs.protocol
-    protocol = protocol[0] if isinstance(protocol, (list, tuple)) else protocol
-    path = store.path
-    if protocol in ("http", "https") or "://" in path:
-        return path if "://" in path else f"{protocol}://{path}"
-    return f"{protocol}://{path}"
 
 
 def _obstore_url(inner: Any) -> str | None:
@@ -90,7 +81,7 @@ def store_location(store: Any) -> str | None:
     if isinstance(store, ZipStore):
         return str(Path(store.path).resolve())
     if isinstance(store, FsspecStore):
-        return _fsspec_url(store)
+        return fsspec_url(store)
     if type(store).__name__ == "ObjectStore":
         return _obstore_url(getattr(store, "store", None))
     if type(store).__module__.split(".")[0] == "obstore":
@@ -113,7 +104,7 @@ def store_folder(store: Any) -> str | None:
 def is_remote_store(store: Any) -> bool:
     """True for stores whose requests go over a network (fsspec other than local/memory, obstore)."""
     if isinstance(store, FsspecStore):
-        return _fsspec_url(store).split("://", 1)[0] not in ("file", "local", "memory")
+        return fsspec_url(store).split("://", 1)[0] not in ("file", "local", "memory")
     if type(store).__name__ == "ObjectStore":
         return type(getattr(store, "store", None)).__name__ not in ("LocalStore", "MemoryStore")
     return False
@@ -168,6 +159,18 @@ def not_found(location: str, mode: str, what: str = "no such file or folder") ->
     return StoreNotFoundError(f"Unable to open '{location}' in mode '{mode}': {what}.", location)
 
 
+def _empty_folder(path: str, entries: list[str]) -> None:
+    """Delete what ``path`` holds, its root documents first (a clear cut short leaves no file that looks whole);
+    the folder itself stays, so a writer's lock on it (``_writelock.py``) keeps holding."""
+    documents = (V3_DOCUMENT, *V2_DOCUMENTS, ".zmetadata")
+    for name in sorted(entries, key=lambda name: name not in documents):
+        entry = os.path.join(path, name)
+        if os.path.isdir(entry) and not os.path.islink(entry):
+            shutil.rmtree(entry)
+        else:
+            os.remove(entry)
+
+
 def _clear_local(path: str, force_overwrite: bool) -> None:
     """Empty ``path`` for mode 'w', refusing to delete anything that is not a Zarr store unless forced."""
     if not os.path.lexists(path):
@@ -180,25 +183,13 @@ def _clear_local(path: str, force_overwrite: bool) -> None:
                 f"'{path}' is a folder that is not a Zarr store; refusing to delete its contents. "
                 "Pass force_overwrite=True to replace it."
             )
-        shutil.rmtree(path)
+        _empty_folder(path, entries)
         return
     if not force_overwrite:
         raise FileExistsError(
             f"'{path}' is an existing file, not a Zarr store. Pass force_overwrite=True to replace it."
         )
     os.remove(path)
-
-
-def url_storage_options(url: str, storage_options: dict | None) -> dict[str, Any]:
-    """fsspec options for ``url``: the caller's, plus our defaults.
-
-    For S3, whole-object reads are made single requests (``max_concurrency=1``): otherwise s3fs asks
-    for every object's size (one more request per chunk or document) before reading it.
-    """
-    options = dict(storage_options or {})
-    if url_protocol(url) in ("s3", "s3a"):
-        options.setdefault("max_concurrency", 1)
-    return options
 
 
 def _open_url(url: str, mode: str, storage_options: dict | None) -> Store:
@@ -213,15 +204,17 @@ def _open_url(url: str, mode: str, storage_options: dict | None) -> Store:
     except ImportError as err:
         raise ImportError(f"Opening the URL '{url}' needs fsspec: pip install 'hdmf-zarr[remote]'") from err
     try:
-        return FsspecStore.from_url(
-            url, storage_options=url_storage_options(url, storage_options), read_only=mode in READ_MODES
-        )
+        options = url_storage_options(url, storage_options)
+        store = URLStore.from_url(url, storage_options=options, read_only=mode in READ_MODES)
     except ImportError as err:
         package = _PROTOCOL_PACKAGES.get(protocol) or (_HTTP_PACKAGES if protocol in READ_ONLY_PROTOCOLS else None)
         hint = f"{package}: pip install {package}" if package else "its fsspec implementation"
         if protocol in ("s3", "s3a") or protocol in READ_ONLY_PROTOCOLS:
             hint += " (or pip install 'hdmf-zarr[remote]')"
         raise ImportError(f"Opening {protocol}:// URLs ('{url}') needs {hint}. ({err})") from err
+    if type(store.fs).__module__.split(".")[0] == "s3fs":
+        store.fs.retries = 1  # botocore retries each request (see url_storage_options); s3fs would multiply them
+    return store
 
 
 def obstore_types() -> tuple[type, ...]:
@@ -294,8 +287,13 @@ async def _clear_fsspec(store: FsspecStore) -> None:
         paths = await store.fs._find(store.path)
     except FileNotFoundError:
         return
-    if paths:
-        await store.fs._rm(paths)
+    root = f"{store.path.rstrip('/')}/{V3_DOCUMENT}"
+    roots = [p for p in paths if p.rstrip("/") == root]
+    if roots:  # the root document first: a clear cut short leaves no file that looks whole
+        await store.fs._rm(roots)
+    rest = [p for p in paths if p not in roots]
+    if rest:
+        await store.fs._rm(rest)
 
 
 def remote_options(path: Any, storage_options: dict | None, driver: str | None, aws_region: str | None) -> dict | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from ._convention import (
 from ._convert.h5links import kept_links
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
 from ._read.builders import BuilderReader, StoreIndex, load_index, make_reference_dataset
+from ._read.linkpolicy import LinkPolicy
 from ._stores import (
     ALL_MODES,
     READ_MODES,
@@ -55,12 +57,26 @@ from ._stores import (
     store_location,
     url_storage_options,
 )
-from ._write.commit import Committer, refresh_consolidated, write_consolidated
+from ._write.commit import Committer, finish_root, refresh_consolidated
 from ._write.iterators import ZarrIODataChunkIteratorQueue
 from ._write.options import WriteOptions
 from ._write.partial import PartialWriteMixin
 from ._write.plan import Planner
 from ._write.sharding import apply_sharding
+from ._writelock import WriterLock, local_store_path
+from ._writestate import (
+    APPENDING,
+    WRITING,
+    describe,
+    incomplete_error,
+    mark_document,
+    mark_of_document,
+    new_mark,
+    read_root,
+    replace_root,
+    write_state,
+)
+from .errors import ConcurrentWriteError
 
 __all__ = [
     "ZarrIO",
@@ -147,6 +163,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             "path", "mode", "manager", "storage_options", "force_overwrite", "allow_pickle", kwargs
         )
         self._allow_incomplete, self._external_link_policy = popargs("allow_incomplete", "external_link_policy", kwargs)
+        LinkPolicy.from_option(self._external_link_policy)  # a bad value fails here, not at the first link
         if mode not in ALL_MODES:
             raise ValueError(f"Invalid mode '{mode}' for {type(self).__name__}; use one of {', '.join(ALL_MODES)}.")
         self.__path = normalize_path(path)
@@ -160,6 +177,10 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         self.__external: dict[str, BuilderReader] = {}
         self.__modified = False
         self.__dci_queue: ZarrIODataChunkIteratorQueue | None = None
+        self.__lock: WriterLock | None = None
+        self.__write_mark: dict | None = None  # this IO's write-state mark while the root carries it
+        self.__write_failed = False
+        self.__opened_root: bytes | None = None  # the root document as this IO found it (modes 'a', 'r+')
         self._written_builders = WriteStatusTracker()
         source = self.__path if isinstance(self.__path, str) else get_store_path(self.__path)
         if manager is None:
@@ -210,15 +231,30 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
     def open(self) -> None:
         if self.__store is not None:
             return
-        store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite)
+        local = None if self.__read_only else local_store_path(self.__path)
+        if local is not None:  # before open_store: mode 'w' must not clear a file another writer has open
+            self.__lock = WriterLock.acquire(local, self.__mode)
+        try:
+            store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite)
+        except BaseException:
+            self._release_lock()
+            raise
         self.__store = store
         try:
             self._open_hierarchy(store)
+            if local is not None and self.__lock is None:  # a new file: lock it now that it exists
+                self.__lock = WriterLock.acquire(local, self.__mode)
         except BaseException:
             self.__store = None
             if not isinstance(self.__path, Store):
                 store.close()
+            self._release_lock()
             raise
+
+    def _release_lock(self) -> None:
+        if self.__lock is not None:
+            self.__lock.release()
+            self.__lock = None
 
     def _open_hierarchy(self, store: Store) -> None:
         """Check or create the root document for this mode; the root group stays open until ``close()``."""
@@ -240,10 +276,52 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         if found is None or self.__mode in ("w", "w-", "x"):
             self.__file = zarr.Group(AsyncGroup(metadata=GroupMetadata(), store_path=StorePath(store, "")))
         else:  # the node index is loaded once, here; read() builds from it without asking the store again
-            self.__file = self._reader().index.group("")
+            if not self.__read_only:
+                self.__opened_root = read_root(store)  # before the index: a change in between is caught later
+            index = self._reader().index
+            self._check_write_state(index)
+            self.__file = index.group("")
 
     def _write_root_document(self) -> None:
-        Committer(self.__store).commit_root()
+        """A new file's root: marked as being written until the writer's last step."""
+        self.__write_mark = new_mark(WRITING)
+        Committer(self.__store).commit_root(GroupMetadata(), self.__write_mark)
+
+    def _check_write_state(self, index: Any) -> None:
+        """Refuse a file whose writer did not finish (see ``_writestate.py``), unless ``allow_incomplete``."""
+        mark = write_state(index.nodes.get(""))
+        if mark is None:
+            return
+        before_edit = mark.get("state") == APPENDING and getattr(index, "from_block", False)
+        if before_edit or self._allow_incomplete:
+            what = "the file as it was before that edit" if before_edit else "what was written"
+            warnings.warn(f"'{self.source}' is incomplete ({describe(mark)}); reading {what}.", stacklevel=4)
+            return
+        raise incomplete_error(self.source, mark, self.__mode)
+
+    def _begin_write(self) -> None:
+        """Mark an existing file as being edited before the first change (modes 'a' and 'r+')."""
+        if self.__write_mark is not None or self.__read_only:
+            return
+        document = read_root(self.__store)
+        if document is None:
+            raise not_found(self.source, self.__mode, "its root zarr.json is gone")
+        mark = mark_of_document(document)
+        if mark is not None and not self._allow_incomplete:
+            raise ConcurrentWriteError(
+                f"Cannot write to '{self.source}': another writer started editing it after this IO opened it "
+                f"({describe(mark)}). Open it again once that writer has finished."
+            )
+        opened = self.__opened_root or document
+        if document != opened:
+            raise ConcurrentWriteError(
+                f"Cannot write to '{self.source}': another writer changed it after this IO opened it, so writing "
+                "now would lose or mix changes. Open the file again and repeat this write."
+            )
+        mark = new_mark(APPENDING)
+        error = f"Cannot write to '{self.source}': another writer started changing it at the same moment."
+        replace_root(self.__store, mark_document(document, mark), lambda current: current == opened, error)
+        self.__write_mark = mark
 
     def _v2_hint(self) -> str:
         return (
@@ -254,18 +332,23 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         )
 
     def close(self) -> None:
+        """Finish the file (drop the write mark, refresh the consolidated metadata) unless a write raised, then
+        release the store and the writer lock."""
         if self.__store is None:
             return
         try:
-            if not self.__read_only and (self.__modified or self.__mode in ("a", "r+")):
+            unfinished = self.__write_mark is not None or self.__modified or self.__mode in ("a", "r+")
+            if not self.__read_only and unfinished and not self.__write_failed:
                 if self.__dci_queue:
                     self.__dci_queue.exhaust_queue()
-                refresh_consolidated(self.__store)
+                refresh_consolidated(self.__store, self.__write_mark, self.source)
+                self.__write_mark = None
         finally:
             if not isinstance(self.__path, Store):
                 self.__store.close()
             self.__store = None
             self.__file = None
+            self._release_lock()
 
     def is_open(self) -> bool:
         return self.__store is not None
@@ -322,16 +405,23 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         self._written_builders.set_written(builder)
         if consolidated and not self.__dci_queue:
             if self.__mode in ("w", "w-", "x"):
-                write_consolidated(self.__store, written)
+                finish_root(self.__store, written, mark=self.__write_mark, location=self.source)
                 self.__modified = False
             else:
-                refresh_consolidated(self.__store)
+                refresh_consolidated(self.__store, self.__write_mark, self.source)
+            self.__write_mark = None
 
     def _commit_plan(self, plan: Any, existing: dict[str, Any], exhaust_dci: bool, options: WriteOptions) -> dict:
         """Commit ``plan`` and mark its builders written; the metadata of every node written."""
         if self.__dci_queue is None:
             self.__dci_queue = ZarrIODataChunkIteratorQueue()
-        written = Committer(self.__store, existing, options, self.__dci_queue).commit(plan, exhaust_dci)
+        self._begin_write()
+        try:
+            committer = Committer(self.__store, existing, options, self.__dci_queue, self.__write_mark)
+            written = committer.commit(plan, exhaust_dci)
+        except BaseException:
+            self.__write_failed = True  # close() leaves the file marked unfinished
+            raise
         self.__modified = True
         self.__file = None
         for item in plan.builders:
@@ -413,6 +503,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
 
     def _mark_modified(self) -> None:
+        self._begin_write()
         self.__modified = True
 
     # ------------------------------------------------------------------ reading
@@ -452,16 +543,27 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             raise ValueError(
                 f"Cannot resolve the external link to '{source}' from {self.source}: this store has no location"
             )
-        return self._external_reader(self._source_location(here, source), path).resolve({"source": ".", "path": path})
+        reader = self._external_reader(self._source_location(here, source), path, source)
+        return reader.resolve({"source": ".", "path": path})
 
     def _source_location(self, here: str, source: str) -> str:
-        """Where a link's or reference's ``source`` points (the index knows its format's rules)."""
+        """Where a link's or reference's ``source`` points (the index knows its format's rules; nothing is opened)."""
         return self._reader().index.source_location(here, source)
 
-    def _external_reader(self, location: str, path: str) -> BuilderReader:
-        """The reader of the store at ``location``: this one's, or another opened once and cached."""
-        if location == store_location(self.__store):
+    def _external_reader(self, location: str, path: str, source: str | None = None) -> BuilderReader:
+        """The reader of the store at ``location``: this one's, or another opened once and cached.
+
+        Every other store a link or reference leads to is opened here, and only once the link policy
+        (``external_link_policy``) allows ``location``: UnsafeLinkError otherwise, before any file or request.
+        """
+
+        here = store_location(self.__store)
+        if location == here:
             return self._reader()  # a store already open is never opened again
+        if here is None:
+            raise ValueError(f"Cannot open '{location}' for a link from {self.source}: this store has no location")
+        link = f"the external link to '{path}'" + (f" (source '{source}')" if source else "")
+        LinkPolicy.from_option(self._external_link_policy).check(here, location, link)
         reader = self.__external.get(location)
         if reader is None:
             if not is_url(location) and not os.path.exists(location):
@@ -505,9 +607,14 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         source, key = entry.get("source") or ".", path.strip("/")
         index, where = self._reader().index, self.source
         if source not in (".", ""):
-            where = self._source_location(store_location(self.__store) or os.getcwd(), source)
+            here = store_location(self.__store)
+            if here is None:
+                raise ValueError(
+                    f"Cannot resolve a reference to '{source}' from {self.source}: this store has no location"
+                )
+            where = self._source_location(here, source)
             try:
-                index = self._external_reader(where, path).index
+                index = self._external_reader(where, path, source).index
             except (FileNotFoundError, ValueError) as err:
                 raise ValueError(f"Found bad link to object {path} in file {where}: {err}") from None
         try:

@@ -227,6 +227,118 @@ def validate(path: str, namespace: str | None) -> None:
     click.echo(f"{path}: no problems found")
 
 
+# ------------------------------------------------------------------------------------------- verify, repair
+def _storage_options(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    import json
+
+    try:
+        options = json.loads(value)
+    except ValueError as err:
+        raise click.BadParameter(f"is not JSON ({err})", ctx=ctx, param=param) from None
+    if not isinstance(options, dict):
+        raise click.BadParameter("must be a JSON object of fsspec options", ctx=ctx, param=param)
+    return options
+
+
+_STORAGE_OPTIONS = click.option(
+    "--storage-options",
+    metavar="JSON",
+    callback=_storage_options,
+    help='fsspec options for a URL, as a JSON object, e.g. \'{"anon": true}\' or \'{"client_kwargs": '
+    '{"endpoint_url": "http://localhost:9000"}}\'.',
+)
+
+
+def _open(path: str, mode: str, storage_options: dict[str, Any] | None) -> Any:
+    from ._stores import normalize_path, open_store
+
+    return open_store(normalize_path(path), mode, storage_options)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("path")
+@click.option("--no-decode", is_flag=True, help="Only check that the chunks exist (one listing per dataset).")
+@_STORAGE_OPTIONS
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar [default: when on a terminal].")
+@friendly_errors
+def verify(path: str, no_decode: bool, storage_options: dict[str, Any] | None, progress: bool | None) -> None:
+    """Check a Zarr v3 file end to end: metadata, consolidated metadata, chunks.
+
+    Reads every node's zarr.json (listing the store, not trusting the consolidated metadata), compares
+    them with the consolidated metadata, checks that every chunk the writer stored is there and that
+    every stored chunk decodes, and reports an unfinished writer. Prints one line per problem and a
+    summary; exit status 1 when problems were found (warnings alone do not count). PATH may be a URL.
+    """
+    from ._verify import verify_store
+
+    bar: Any = {"disable": None, "file": sys.stderr, "leave": False} if progress is None else progress
+    store = _open(path, "r", storage_options)
+    try:
+        report = verify_store(store, decode=not no_decode, progress=bar)
+    finally:
+        store.close()
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(report.summary())
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("path")
+@click.option("--force", is_flag=True, help="Also accept a new file whose writer never finished (it may lack data).")
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Undo an unfinished edit instead: put the file back as its consolidated metadata describes it.",
+)
+@_STORAGE_OPTIONS
+@friendly_errors
+def repair(path: str, force: bool, rollback: bool, storage_options: dict[str, Any] | None) -> None:
+    """Rebuild the consolidated metadata from the node documents and clear an unfinished writer's mark.
+
+    An interrupted edit (mode 'a' or 'r+') is accepted as it is; a new file whose writer never finished
+    only with --force. Refuses (exit status 1) a file whose node documents are damaged or missing; run
+    `hdmf-zarr verify PATH` to see everything that is wrong. Chunks are never changed.
+    """
+    from ._repair import repair_store
+
+    store = _open(path, "r+", storage_options)
+    if rollback:
+        _roll_back(path, store)
+        return
+    try:
+        report = repair_store(store, force=force)
+    finally:
+        store.close()
+    for problem in report.problems:
+        click.echo(str(problem))
+    if report.refused is not None:
+        raise click.ClickException(f"{path} was not repaired: {report.refused}.")
+    for change in report.changes:
+        click.echo(f"{path}: {change}")
+    if not report.changes:
+        click.echo(f"{path}: nothing to repair (the consolidated metadata is current and no writer left a mark)")
+
+
+def _roll_back(path: str, store: Any) -> None:
+    from ._rollback import roll_back_edit
+
+    try:
+        done = roll_back_edit(store)
+    except ValueError as err:
+        raise click.ClickException(f"{path} was not rolled back: {err}") from err
+    finally:
+        store.close()
+    for key in done.deleted:
+        click.echo(f"{path}: deleted /{key} (added by the unfinished edit)")
+    for key in done.restored:
+        click.echo(f"{path}: restored the zarr.json of /{key or ''}")
+    click.echo(f"{path}: rolled back to the file its consolidated metadata describes")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``hdmf-zarr`` console script."""
     cli.main(args=argv, prog_name="hdmf-zarr")

@@ -32,6 +32,7 @@ from .._arrays import array_from_metadata
 from .._convention import LEGACY_DTYPE_ATTR, REFERENCE_FIELDS_ATTR, spec_location
 from .._read.arrays import HDMFZarrArray, ZarrReference
 from .._read.builders import StoreIndex
+from ..errors import DamagedFileError
 from .decode import chunk_keys, codec_ids, decode_array, fetch_chunks, numpy_dtype, zarr_cannot_read
 from .safe_pickle import LegacyReference, UnsafePickleCodecError
 
@@ -251,16 +252,49 @@ def _drop_orphans(nodes: dict[str, Any], zarrays: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------- metadata documents
 
 
-async def _get_json(store: Store, key: str, missing_if_invalid: bool = False) -> Any:
+async def _get_json(store: Store, key: str) -> Any:
+    """The JSON document at ``key``, None when there is none; DamagedFileError when it is damaged.
+
+    Every v2 metadata document (``.zgroup``, ``.zarray``, ``.zattrs``, ``.zmetadata``, a v3 ``zarr.json``)
+    is a JSON object.
+    """
     buffer = await store.get(key, prototype=default_buffer_prototype())
     if buffer is None:
         return None
+    raw = buffer.to_bytes()
     try:
-        return json.loads(buffer.to_bytes())
-    except ValueError:
-        if missing_if_invalid:
-            return None
-        raise
+        document = json.loads(raw)
+    except RecursionError as err:
+        raise _damaged(store, key, "is nested deeper than a JSON parser can follow") from err
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        reason = "is empty" if not raw.strip() else f"is not valid JSON ({type(err).__name__}: {err})"
+        raise _damaged(store, key, reason) from err
+    if not isinstance(document, dict):
+        raise _damaged(store, key, f"holds a JSON {_json_type(document)} where a JSON object belongs")
+    return document
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _damaged(store: Store, key: str, reason: str) -> DamagedFileError:
+    """The error for the damaged metadata document ``key`` of a v2 store."""
+    from .._stores import get_store_path
+
+    location = get_store_path(store)
+    node, _, name = key.rpartition("/")
+    if name == ".zmetadata" and not node:
+        return DamagedFileError(
+            f"Cannot read '{location}': its consolidated metadata '.zmetadata' {reason}. The consolidated metadata "
+            "only copies the node documents: move '.zmetadata' aside (keep it as a backup) and the reader lists the "
+            f"nodes instead, or run `hdmf-zarr verify {location}` to list every damaged object."
+        )
+    return DamagedFileError(
+        f"Cannot read '/{node}' in '{location}': its metadata document '{key}' {reason}. The file is damaged: "
+        f"restore '{key}' from a backup, or run `hdmf-zarr verify {location}` to list every damaged object."
+    )
 
 
 async def _documents(store: Store) -> dict[str, dict[str, Any]]:
@@ -270,12 +304,12 @@ async def _documents(store: Store) -> dict[str, dict[str, Any]]:
     (hdmf-zarr wrote ``.specloc`` after consolidating), and a spec group missing from the
     consolidated block is listed from the store.
     """
-    consolidated, root_attrs = await asyncio.gather(
-        _get_json(store, ".zmetadata", missing_if_invalid=True), _get_json(store, ".zattrs")
-    )
-    if not isinstance(consolidated, dict) or not isinstance(consolidated.get("metadata"), dict):
+    consolidated, root_attrs = await asyncio.gather(_get_json(store, ".zmetadata"), _get_json(store, ".zattrs"))
+    if consolidated is None:
         return await _listed_documents(store, "")
-    out = _group_documents(consolidated["metadata"])
+    if not isinstance(consolidated.get("metadata"), dict):
+        raise _damaged(store, ".zmetadata", "has no 'metadata' object")
+    out = _group_documents(consolidated["metadata"], store)
     out.setdefault("", {})[".zattrs"] = root_attrs or {}
     specloc = spec_location(root_attrs or {})
     if specloc and not any(k == specloc or k.startswith(specloc + "/") for k in out) and store.supports_listing:
@@ -283,11 +317,16 @@ async def _documents(store: Store) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _group_documents(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _group_documents(flat: dict[str, Any], store: Store | None = None) -> dict[str, dict[str, Any]]:
+    """``{node key: {document name: document}}``; with ``store``, the documents come from its ``.zmetadata``
+    and one that is not a JSON object raises DamagedFileError."""
     out: dict[str, dict[str, Any]] = {}
     for path, document in flat.items():
         node, _, name = path.rpartition("/")
         if name in _DOCUMENTS:
+            if store is not None and not isinstance(document, dict):
+                reason = f"has a JSON {_json_type(document)} as its entry '{path}', where a JSON object belongs"
+                raise _damaged(store, ".zmetadata", reason)
             out.setdefault(node, {})[name] = document
     return out
 

@@ -42,7 +42,9 @@ from .._convention import (
 from .._dtypes import STRING_DTYPE, compound_builder_dtype
 from .._inline import inline_value, is_inline
 from .._stores import resolve_source
-from .arrays import HDMFZarrArray
+from .._writestate import APPENDING, write_state
+from .arrays import HDMFZarrArray, guard_decoding
+from .chunkguard import checked_store_path
 from .documents import load_documents, parse_nodes
 from .references import BuilderZarrReferenceDataset, BuilderZarrTableDataset
 
@@ -86,9 +88,13 @@ class StoreIndex:
     #: only legacy v2 files hold pickled values; a v3 index has nothing to unpickle
     allow_pickle = False
 
-    def __init__(self, store: Store, nodes: dict[str, Any]) -> None:
+    def __init__(self, store: Store, nodes: dict[str, Any], from_block: bool = False) -> None:
         self.store = store
         self.nodes = nodes
+        self.from_block = from_block  # the nodes' metadata came from the root's consolidated block
+        mark = write_state(nodes.get(""))
+        # an edit that did not finish may have changed node documents; the block still describes the file before it
+        self.edit_interrupted = mark is not None and mark.get("state") == APPENDING
         self.children: dict[str, list[str]] = {}
         for key in sorted(k for k in nodes if k):
             self.children.setdefault(parent_key(key), []).append(key)
@@ -100,7 +106,8 @@ class StoreIndex:
     @classmethod
     async def _load(cls, store: Store, use_consolidated: bool) -> StoreIndex:
         root, documents = await load_documents(store, use_consolidated)
-        return cls(store, parse_nodes(root, documents))
+        from_block = use_consolidated and isinstance(root.get("consolidated_metadata"), dict)
+        return cls(store, parse_nodes(root, documents), from_block)
 
     def prepare(self, ignored: Callable[[str], bool]) -> None:
         """Hook run before builders are made from the index (the v2 index decodes legacy arrays here)."""
@@ -123,8 +130,11 @@ class StoreIndex:
         return zarr.Group(AsyncGroup(metadata=self.nodes[key], store_path=StorePath(self.store, key)))
 
     def array(self, key: str) -> HDMFZarrArray:
-        """A lazy array for ``key`` built from metadata in hand (no store request)."""
-        return array_from_metadata(self.store, key, self.nodes[key], HDMFZarrArray)
+        """A lazy array for ``key`` built from metadata in hand (no store request); its chunk reads are checked
+        against its chunk record and, when its metadata came from the consolidated block, its own document."""
+        meta = self.nodes[key]
+        store_path = checked_store_path(self.store, key, meta, self.from_block and not self.edit_interrupted)
+        return array_from_metadata(self.store, key, meta, HDMFZarrArray, store_path)
 
     def node(self, key: str) -> zarr.Group | zarr.Array:
         """The group or array at ``key`` (KeyError when there is none), from metadata in hand."""
@@ -137,13 +147,16 @@ class StoreIndex:
         return resolve_source(here, source)
 
     def fetch_scalars(self, keys: list[str]) -> dict[str, Any]:
-        """Values of 0-d arrays: inline ones from their metadata, the others fetched concurrently."""
+        """Values of 0-d arrays: inline ones from their metadata, the others fetched concurrently.
+
+        A chunk that does not decode raises ``DamagedFileError`` naming the store, the dataset and the chunk.
+        """
         inline = {key: inline_value(self.nodes[key]) for key in keys if is_inline(self.nodes[key])}
         keys = [key for key in keys if key not in inline]
 
         async def one(key: str) -> Any:
             meta = self.nodes[key]
-            array = AsyncArray(metadata=meta, store_path=StorePath(self.store, key))
+            array = guard_decoding(AsyncArray(metadata=meta, store_path=StorePath(self.store, key)))
             return await array.getitem((), prototype=host_prototype())
 
         async def all_of() -> list[Any]:

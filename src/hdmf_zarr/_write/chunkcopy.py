@@ -31,6 +31,7 @@ from zarr.codecs import BytesCodec
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
 from .._arrays import chunk_coords, chunk_count, chunk_region
+from .._chunkrecord import stores_every_chunk
 from .._convert.h5filters import is_h5py_dataset
 from .copy import copy_block_shape, iter_regions
 from .encode import ChunkEncoder
@@ -158,14 +159,16 @@ def _h5_fetch(dataset: Any, chunk_shape: tuple[int, ...], same_fill: bool) -> Ra
     return lambda coords: asyncio.to_thread(read, coords)
 
 
-def _zarr_fetch(array: zarr.Array) -> RawFetch:
+def _zarr_fetch(array: zarr.Array, store_fill_chunks: bool) -> RawFetch:
+    """Stored chunks of ``array``; an absent one is ABSENT, or None (decode: the target stores a fill chunk)."""
     store, prefix, meta = array.store_path.store, array.store_path.path, array.metadata
     prototype = default_buffer_prototype()
+    absent = None if store_fill_chunks else ABSENT
 
     async def fetch(coords: tuple[int, ...]) -> Any:
         key = meta.encode_chunk_key(coords)
         found = await store.get(f"{prefix}/{key}" if prefix else key, prototype=prototype)
-        return ABSENT if found is None else found
+        return absent if found is None else found
 
     return fetch
 
@@ -176,9 +179,9 @@ def raw_fetch(source: Any, meta: Any, options: WriteOptions) -> RawFetch | None:
         return None
     try:
         if isinstance(source, zarr.Array) and zarr_chunks_match(source, meta):
-            return _zarr_fetch(source)
+            return _zarr_fetch(source, stores_every_chunk(meta))
         if is_h5py_dataset(source) and h5_chunks_match(source, meta):
-            same = _same_fill(source.fillvalue, meta)
+            same = _same_fill(source.fillvalue, meta) and not stores_every_chunk(meta)
             return _h5_fetch(source, tuple(source.chunks), same)
     except (AttributeError, TypeError, ValueError, NotImplementedError):
         return None

@@ -11,6 +11,7 @@ import asyncio
 import copy
 import dataclasses
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,12 +25,15 @@ from zarr.core.group import ConsolidatedMetadata, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore, StorePath
 
-from .._arrays import array_from_metadata
-from .._convention import LINKS_ATTR
+from .. import _arrays
+from .._arrays import array_config, array_from_metadata
+from .._chunkrecord import stores_every_chunk, with_chunk_record
+from .._convention import LINKS_ATTR, V3_DOCUMENT
 from .._convention import join_key as _join
-from .._inline import can_inline, inline
+from .._inline import can_inline, inline, is_inline
 from .._progress import NoProgress, chunk_count, progress_bar
 from .._read.documents import block_is_current, load_documents, parse_nodes
+from .._writestate import carries, mark_document, replace_root, unmarked, write_state
 from ..errors import PlanError  # noqa: F401  (raised here; importable from here as before)
 from .chunkcopy import ArrayCopy, run_bounded, stage_small_sources
 from .encode import encode_single_chunk, write_chunks
@@ -106,7 +110,15 @@ class MetadataFactory:
         object.__setattr__(meta, "attributes", dict(node.attributes))
         if can_inline(node.shape, node.values, node.settings):
             meta = inline(meta, node.values)
+        elif _written_in_full(node):
+            meta = with_chunk_record(meta)
         return meta
+
+
+def _written_in_full(node: ArrayNode) -> bool:
+    """True for arrays whose every chunk this commit writes (not iterators, which may leave gaps)."""
+    has_data = node.values is not None or isinstance(node.data, (CopiedSource, DaskBlocks))
+    return has_data and len(node.shape) > 0 and all(n > 0 for n in node.shape)
 
 
 def _nbytes(node: ArrayNode) -> int:
@@ -126,8 +138,10 @@ class Committer:
         existing: Mapping[str, Any] | None = None,
         options: WriteOptions | None = None,
         iterators: Any = None,
+        root_mark: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
+        self.root_mark = root_mark  # the writer's write-state mark, kept on the root document while it works
         self.existing = dict(existing or {})
         self.options = options or WriteOptions()
         self.iterators = iterators  # the IO's chunk-iterator queue (iterators may be left for close())
@@ -136,9 +150,12 @@ class Committer:
         self.written: dict[str, Any] = {}  # key -> metadata of every node this commit wrote
 
     # ------------------------------------------------------------------ entry points
-    def commit_root(self) -> None:
-        """Write an empty root group document (a new, empty file)."""
-        sync(self._write_documents(self._encode("", GroupMetadata())))
+    def commit_root(self, root: GroupMetadata, mark: dict[str, Any] | None = None) -> None:
+        """Write the root group document ``root`` on its own, carrying the write-state ``mark`` when given."""
+        documents = self._encode("", root)
+        if mark is not None:
+            documents[V3_DOCUMENT] = _marked_buffer(documents[V3_DOCUMENT], mark)
+        sync(self._write_documents(documents))
 
     def commit(self, plan: WritePlan, exhaust_iterators: bool = True) -> dict[str, Any]:
         """Write ``plan``, each array by the writer its data needs; the metadata of every node written.
@@ -183,11 +200,15 @@ class Committer:
         for node in plan.arrays.values():
             self.written[node.key] = node.metadata
             documents.update(self._encode(node.key, node.metadata))
+        if V3_DOCUMENT in documents and self.root_mark is not None:  # the root keeps the mark until the last step
+            documents[V3_DOCUMENT] = _marked_buffer(documents[V3_DOCUMENT], self.root_mark)
         documents.update(
             await stage_small_sources(plan.arrays.values(), SMALL_SOURCE_BYTES, STAGING_FLUSH_BYTES, self.options)
         )
         fallback = self._encode_small_chunks(plan, documents)
-        await self._clear_replaced_arrays(plan)
+        replaced = [node for node in plan.arrays.values() if node.key in self.existing]
+        rewritten = [node for node in replaced if is_inline(node.metadata) or stores_every_chunk(node.metadata)]
+        await self._delete_chunks([node for node in replaced if node not in rewritten])
         await self._write_documents(documents)
         await self._write_small_arrays(fallback)
         big = [node for node in plan.arrays.values() if node.values is not None and _nbytes(node) > SMALL_ARRAY_BYTES]
@@ -197,6 +218,7 @@ class Committer:
             for node in big:
                 await self._write_array(node)
             await run_bounded((lambda n=node: self._copy_source(n) for node in copies), self.options.jobs)
+        await self._delete_chunks(rewritten, keep_written=True)
 
     def _group_metadata(self, node: GroupNode) -> GroupMetadata | None:
         if not node.exists:
@@ -219,13 +241,23 @@ class Committer:
         return {_join(key, name): buf for name, buf in encode_metadata(meta).items()}
 
     def _async_array(self, node: ArrayNode, store: Store | None = None) -> AsyncArray:
-        return AsyncArray(metadata=node.metadata, store_path=StorePath(store or self.store, node.key))
+        store_path = StorePath(store or self.store, node.key)
+        return AsyncArray(metadata=node.metadata, store_path=store_path, config=array_config(node.metadata))
 
-    async def _clear_replaced_arrays(self, plan: WritePlan) -> None:
-        """Drop old chunks of arrays that are being replaced (spec documents rewritten in append mode)."""
-        stale = [n.key for n in plan.arrays.values() if n.key in self.existing]
-        await asyncio.gather(*(self.store.delete_dir(_join(key, "c")) for key in stale))
-        await asyncio.gather(*(self.store.delete(_join(key, "c")) for key in stale))
+    async def _delete_chunks(self, nodes: list[ArrayNode], keep_written: bool = False) -> None:
+        """Drop the old chunks of arrays being replaced (spec documents rewritten in append mode).
+
+        With ``keep_written``, called after the new array was written: the chunks the new array stored (all
+        of its grid, or none for an inline scalar) stay, so a writer killed at any point leaves a readable array.
+        """
+        for node in nodes:
+            prefix = _join(node.key, "c")
+            keys = [key async for key in self.store.list_prefix(prefix)]
+            if keep_written and not is_inline(node.metadata):
+                grid = _arrays.grid_shape(tuple(node.metadata.shape), _arrays.chunk_shape_of(node.metadata))
+                current = {_join(node.key, node.metadata.encode_chunk_key(c)) for c in np.ndindex(*grid)}
+                keys = [key for key in keys if key not in current]
+            await asyncio.gather(*(self.store.delete(key) for key in keys))
 
     def _encode_small_chunks(self, plan: WritePlan, documents: dict[str, Buffer]) -> list[ArrayNode]:
         """Add the single chunk of each small array to ``documents``; return those zarr must write."""
@@ -290,6 +322,10 @@ class Committer:
         await array_copy.run()
 
 
+def _marked_buffer(document: Buffer, mark: dict[str, Any]) -> Buffer:
+    return default_buffer_prototype().buffer.from_bytes(mark_document(document.to_bytes(), mark))
+
+
 def encode_metadata(meta: Any) -> dict[str, Buffer]:
     """The metadata documents of a node as compact JSON (C-accelerated; readers ignore whitespace)."""
     with zarr.config.set({"json_indent": None}):
@@ -298,6 +334,9 @@ def encode_metadata(meta: Any) -> dict[str, Buffer]:
 
 def _write_local_files(root: str, documents: Mapping[str, Buffer]) -> None:
     """Write documents as files, a folder at a time; many folders are written by a few threads at once.
+
+    Each file is written under a temporary name and renamed into place, so a reader (or a writer killed
+    half way) never sees a half-written document: an existing one is replaced whole or not at all.
 
     Creating folders and files is mostly waiting on the file system (about half a millisecond each on
     slow disks), so threads overlap it: thousands of small nodes are written several times faster.
@@ -311,8 +350,10 @@ def _write_local_files(root: str, documents: Mapping[str, Buffer]) -> None:
         folder, files = item
         os.makedirs(folder, exist_ok=True)  # safe when threads create common parents at the same time
         for path, value in files:
-            with open(path, "wb") as handle:
+            temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
+            with open(temporary, "wb") as handle:
                 handle.write(value.as_buffer_like())
+            os.replace(temporary, path)
 
     if len(folders) < 32:
         for item in folders.items():
@@ -336,20 +377,45 @@ def consolidated_root(root: GroupMetadata, nodes: Mapping[str, Any]) -> GroupMet
     return dataclasses.replace(root, consolidated_metadata=ConsolidatedMetadata(metadata=members))
 
 
-def write_consolidated(store: Store, nodes: Mapping[str, Any]) -> None:
-    """Write the root document with consolidated metadata for ``nodes`` (must include the root, key "")."""
+def finish_root(
+    store: Store,
+    nodes: Mapping[str, Any],
+    consolidate: bool = True,
+    mark: dict[str, Any] | None = None,
+    location: str = "",
+) -> None:
+    """A writer's last step: the root document of ``nodes[""]`` without the write mark, with consolidated
+    metadata for ``nodes`` (key -> metadata) unless ``consolidate`` is False; replaced only if the stored
+    root still carries this writer's ``mark`` (when given), else ConcurrentWriteError."""
     root = nodes[""]
     if not isinstance(root, GroupMetadata):
         return
-    meta = consolidated_root(dataclasses.replace(root, consolidated_metadata=None), nodes)
-    docs = encode_metadata(meta)
-    sync(Committer(store)._write_documents(docs))
+    meta = unmarked(dataclasses.replace(root, consolidated_metadata=None))
+    if consolidate:
+        meta = consolidated_root(meta, nodes)
+    document = encode_metadata(meta)[V3_DOCUMENT].to_bytes()
+    if mark is None:
+        sync(Committer(store)._write_documents({V3_DOCUMENT: default_buffer_prototype().buffer.from_bytes(document)}))
+        return
+    error = (
+        f"Cannot finish writing '{location}': another writer changed the file since this one started, so "
+        "finishing would lose its changes or mix them with these. The other writer's root document was kept; "
+        "open the file again and repeat this write."
+    )
+    replace_root(store, document, lambda current: carries(current, mark), error)
 
 
-def refresh_consolidated(store: Store) -> bool:
-    """Bring the consolidated block up to date with the store's nodes; False when it already was."""
+def write_consolidated(store: Store, nodes: Mapping[str, Any]) -> None:
+    """Write the root document with consolidated metadata for ``nodes`` (must include the root, key ""), unmarked."""
+    finish_root(store, nodes)
+
+
+def refresh_consolidated(store: Store, mark: dict[str, Any] | None = None, location: str = "") -> bool:
+    """Bring the consolidated block up to date with the store's nodes and drop the write mark; False when
+    there was nothing to change."""
     root, documents = sync(load_documents(store, use_consolidated=False))
-    if block_is_current(root, documents):
+    nodes = parse_nodes(root, documents)
+    if block_is_current(root, documents) and write_state(nodes[""]) is None:
         return False
-    write_consolidated(store, parse_nodes(root, documents))
+    finish_root(store, nodes, mark=mark, location=location)
     return True

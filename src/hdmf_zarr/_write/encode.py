@@ -25,8 +25,9 @@ from zarr.abc.store import Store
 from zarr.core.array_spec import ArrayConfig, ArraySpec
 from zarr.core.buffer import Buffer
 
-from .._arrays import grid_shape
+from .._arrays import array_config, grid_shape
 from .._buffers import host_prototype
+from .._chunkrecord import stores_every_chunk
 from .._stores import is_remote_store
 
 _CODEC_KINDS = (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec)
@@ -59,12 +60,13 @@ class ChunkEncoder:
         if self.supported:
             self.native = meta.data_type.to_native_dtype()
             self.fill = meta.fill_value
+            self.keep_fill = stores_every_chunk(meta)
             self.prototype = host_prototype()  # we encode numpy data from host memory
             self.spec = ArraySpec(
                 shape=self.chunk_shape,
                 dtype=meta.data_type,
                 fill_value=self.fill,
-                config=ArrayConfig.from_dict({}),
+                config=ArrayConfig.from_dict(array_config(meta)),
                 prototype=self.prototype,
             )
 
@@ -75,9 +77,10 @@ class ChunkEncoder:
         return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, self.chunk_shape, shape))
 
     def encode(self, coords: tuple[int, ...], block: np.ndarray) -> tuple[str, Buffer | None]:
-        """``(chunk key, bytes)``; bytes None when the chunk holds only the fill value."""
+        """``(chunk key, bytes)``; bytes None when the chunk holds only the fill value (and the array does not
+        record its chunks: then every chunk is stored)."""
         key = self.meta.encode_chunk_key(coords)
-        if block.dtype.names is None and _is_fill(block, self.fill):
+        if not self.keep_fill and block.dtype.names is None and _is_fill(block, self.fill):
             return key, None
         chunk = block.astype(self.native, copy=False)
         if tuple(chunk.shape) != self.chunk_shape:

@@ -14,6 +14,7 @@ from hdmf.utils import docval, getargs
 
 from .. import _dtypes
 from .._convention import LINKS_ATTR, attribute_reference, builder_path
+from .._names import check_attribute_name
 from .._stores import has_key, store_location
 from .plan import GroupNode, Planner
 from .plan import join_key as _join_key
@@ -103,6 +104,7 @@ class PartialWriteMixin:
         self._mark_modified()
 
     def _attribute_value(self, name: str, value: Any, where: str) -> Any:
+        check_attribute_name(name, where)
         if isinstance(value, Container):
             value = self.manager.build(value)
         if isinstance(value, (zarr.Group, zarr.Array)):

@@ -9,7 +9,7 @@ import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import zarr
@@ -19,6 +19,7 @@ from hdmf.data_utils import AbstractDataChunkIterator, DataIO
 from hdmf.query import HDMFDataset
 
 from .. import _dtypes as dt
+from .. import _names
 from .._convention import (
     DIMENSIONS_ATTR,
     DTYPE_ATTR,
@@ -126,6 +127,10 @@ class Planner:
     ``location`` is this store's folder (None for non-local stores), used for external link paths;
     ``export_source`` is the source file's location when exporting; ``options`` are the write's (the
     objects it redirects to other stores, the compressors that replace those of copied arrays).
+
+    Every group, dataset and link name to be written is checked (``_names``): a name Zarr forbids or the
+    store cannot hold raises InvalidNameError while planning, so nothing is written. ``max_name_bytes``
+    is the longest name the store holds (by default, that of the store at ``location``).
     """
 
     def __init__(
@@ -135,9 +140,12 @@ class Planner:
         link_data: bool = True,
         export_source: str | None = None,
         options: WriteOptions | None = None,
+        max_name_bytes: int | None | Literal["location"] = "location",
     ) -> None:
         self.is_written = is_written
         self.location = location
+        #: the longest node name (UTF-8 bytes) the store holds, None for no limit
+        self.max_name_bytes = _names.max_name_bytes(location) if max_name_bytes == "location" else max_name_bytes
         self.link_data = link_data
         self.export_source = export_source
         self.options = options or WriteOptions()
@@ -154,6 +162,8 @@ class Planner:
         exists = self.is_written(builder)
         node = GroupNode(key=key, exists=exists)
         if not exists:
+            if key:  # the root's name is not stored
+                self.check_name(builder.name, key)
             node.attributes = self.attributes(builder, key)
             self.plan.builders.append(builder)
         self.plan.groups[key] = node
@@ -167,7 +177,10 @@ class Planner:
         return node
 
     def add_link(self, parent: GroupNode, link: LinkBuilder) -> None:
-        if self.is_written(link) or self._redirect(parent, link, join_key(parent.key, link.name)):
+        if self.is_written(link):
+            return
+        self.check_name(link.name, join_key(parent.key, link.name), stored=False)
+        if self._redirect(parent, link, join_key(parent.key, link.name)):
             return
         target = link.builder
         source = self.link_source(target.source)
@@ -180,6 +193,7 @@ class Planner:
         target = self.redirects.get(key)
         if target is None:
             return False
+        self.check_name(builder.name, key, stored=False)
         parent.links.append(link_entry(builder.name, self.link_source(target[0]), target[1]))
         self.plan.builders.append(builder)
         return True
@@ -198,13 +212,25 @@ class Planner:
 
         return relative_source(self.location, target)
 
+    def check_name(self, name: str, key: str, stored: bool = True) -> None:
+        """InvalidNameError when ``name`` (of the object at ``key``) cannot be written; ``stored`` False for names
+        that only go into a ``_LINKS`` entry (no store key, so no length limit)."""
+        _names.check_node_name(name, where(key), self.max_name_bytes if stored else None)
+
     def attributes(self, builder: Builder, key: str) -> dict[str, Any]:
-        return {name: dt.json_safe_attribute(name, value, where(key)) for name, value in builder.attributes.items()}
+        out = {}
+        for name, value in builder.attributes.items():
+            _names.check_attribute_name(name, where(key))
+            out[name] = dt.json_safe_attribute(name, value, where(key))
+        return out
 
     # ------------------------------------------------------------ datasets
     def add_dataset(self, parent: GroupNode, builder: DatasetBuilder) -> None:
         key = join_key(parent.key, builder.name)
-        if self.is_written(builder) or self._redirect(parent, builder, key):
+        if self.is_written(builder):
+            return
+        self.check_name(builder.name, key)
+        if self._redirect(parent, builder, key):
             return
         data, settings, link_data = builder.data, {}, self.link_data
         if isinstance(data, DataIO):
