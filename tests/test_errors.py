@@ -7,9 +7,13 @@ import json
 import numpy as np
 import pytest
 import zarr
+from click.testing import CliRunner
 from hdmf.build import DatasetBuilder, GroupBuilder
 
 from hdmf_zarr import NWBZarrIO, ZarrIO
+from hdmf_zarr._repair import repair_store
+from hdmf_zarr.cli import cli
+from hdmf_zarr.errors import IncompleteFileError
 
 
 def _write_builder(path, root: GroupBuilder, mode="w"):
@@ -83,9 +87,26 @@ def test_compound_text_field_too_narrow_for_appended_row(zarr_path):
         array.append(np.array([("b" * 40, 2)], dtype=[("name", "U40"), ("value", "i4")]))
         with pytest.raises(ValueError, match="compound dataset '/?tbl': a value in field 'name' needs 600 characters"):
             array.append(np.array([("x" * 600, 3)], dtype=[("name", "U600"), ("value", "i4")]))
+    # an edit in which a change raised is left unfinished: readers see the file as it was before the edit
+    with pytest.warns(UserWarning, match="as it was before that edit"), ZarrIO(zarr_path, "r") as io:
+        assert io.read_builder()["tbl"].data[:]["name"].tolist() == ["a"]
+    with pytest.raises(IncompleteFileError, match="repair"):
+        ZarrIO(zarr_path, "a")
+    repair_store(zarr.storage.LocalStore(zarr_path))  # keeps what the edit wrote: the first row appended
     with ZarrIO(zarr_path, "r") as io:
-        stored = io.read_builder()["tbl"].data[:]
-        assert stored["name"].tolist() == ["a", "b" * 40]
+        assert io.read_builder()["tbl"].data[:]["name"].tolist() == ["a", "b" * 40]
+
+
+def test_a_refused_first_change_leaves_the_file_untouched(zarr_path):
+    fields = [{"name": "name", "dtype": "text"}, {"name": "value", "dtype": "int32"}]
+    data = np.array([("a", 1)], dtype=[("name", "U512"), ("value", "i4")])
+    root = GroupBuilder("root", datasets={"tbl": DatasetBuilder("tbl", data=data, dtype=fields)})
+    _write_builder(zarr_path, root)
+    with ZarrIO(zarr_path, "a") as io:
+        with pytest.raises(ValueError, match="needs 600 characters"):
+            io.read_builder()["tbl"].data.append(np.array([("x" * 600, 3)], dtype=[("name", "U600"), ("value", "i4")]))
+    with ZarrIO(zarr_path, "a") as io:
+        assert io.read_builder()["tbl"].data[:]["name"].tolist() == ["a"]
 
 
 def test_reference_to_an_object_outside_the_file_is_refused(zarr_path):
@@ -176,3 +197,11 @@ def test_appended_reference_too_long_for_the_stored_field_is_refused(zarr_path):
             _add_series_and_trial(nwbfile, 200)
     stored = zarr.open_array(f"{zarr_path}/intervals/trials/timeseries", mode="r")[:]
     assert stored["timeseries"].tolist() == ["/acquisition/ts"]  # nothing truncated was written
+    # the columns appended before the refused one are not committed: readers see the table as it was
+    with pytest.warns(UserWarning, match="as it was before that edit"), NWBZarrIO(zarr_path, "r") as io:
+        trials = io.read().trials
+        assert len(trials) == 1 and len(trials["start_time"].data[:]) == 1
+    result = CliRunner().invoke(cli, ["repair", "--rollback", str(zarr_path)])
+    assert result.exit_code == 0, result.output
+    with NWBZarrIO(zarr_path, "a") as io:  # the next writer works on the file as it was
+        assert len(io.read().trials) == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from ._convention import (
 )
 from ._convert.h5links import kept_links
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
+from ._read.arrays import WriteHooks
 from ._read.builders import BuilderReader, StoreIndex, load_index, make_reference_dataset
 from ._read.linkpolicy import LinkPolicy
 from ._stores import (
@@ -63,20 +63,7 @@ from ._write.options import WriteOptions
 from ._write.partial import PartialWriteMixin
 from ._write.plan import Planner
 from ._write.sharding import apply_sharding
-from ._writelock import WriterLock, local_store_path
-from ._writestate import (
-    APPENDING,
-    WRITING,
-    describe,
-    incomplete_error,
-    mark_document,
-    mark_of_document,
-    new_mark,
-    read_root,
-    replace_root,
-    write_state,
-)
-from .errors import ConcurrentWriteError
+from ._writesession import WriteSession
 
 __all__ = [
     "ZarrIO",
@@ -177,12 +164,9 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         self.__external: dict[str, BuilderReader] = {}
         self.__modified = False
         self.__dci_queue: ZarrIODataChunkIteratorQueue | None = None
-        self.__lock: WriterLock | None = None
-        self.__write_mark: dict | None = None  # this IO's write-state mark while the root carries it
-        self.__write_failed = False
-        self.__opened_root: bytes | None = None  # the root document as this IO found it (modes 'a', 'r+')
         self._written_builders = WriteStatusTracker()
         source = self.__path if isinstance(self.__path, str) else get_store_path(self.__path)
+        self.__session = WriteSession(source, mode, self._allow_incomplete)
         if manager is None:
             manager = BuildManager(TypeMap(NamespaceCatalog()))
         super().__init__(manager=manager, source=source)
@@ -231,30 +215,25 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
     def open(self) -> None:
         if self.__store is not None:
             return
-        local = None if self.__read_only else local_store_path(self.__path)
-        if local is not None:  # before open_store: mode 'w' must not clear a file another writer has open
-            self.__lock = WriterLock.acquire(local, self.__mode)
+        session = self.__session = WriteSession(self.source, self.__mode, self._allow_incomplete)
         try:
+            if not self.__read_only:  # before open_store: mode 'w' must not clear a file another writer has open
+                session.lock_path(self.__path)
             store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite)
         except BaseException:
-            self._release_lock()
+            session.release()
             raise
         self.__store = store
         try:
             self._open_hierarchy(store)
-            if local is not None and self.__lock is None:  # a new file: lock it now that it exists
-                self.__lock = WriterLock.acquire(local, self.__mode)
+            if not self.__read_only:  # a new file: lock it now that it exists
+                session.lock_path(self.__path)
         except BaseException:
             self.__store = None
             if not isinstance(self.__path, Store):
                 store.close()
-            self._release_lock()
+            session.release()
             raise
-
-    def _release_lock(self) -> None:
-        if self.__lock is not None:
-            self.__lock.release()
-            self.__lock = None
 
     def _open_hierarchy(self, store: Store) -> None:
         """Check or create the root document for this mode; the root group stays open until ``close()``."""
@@ -277,51 +256,24 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             self.__file = zarr.Group(AsyncGroup(metadata=GroupMetadata(), store_path=StorePath(store, "")))
         else:  # the node index is loaded once, here; read() builds from it without asking the store again
             if not self.__read_only:
-                self.__opened_root = read_root(store)  # before the index: a change in between is caught later
+                self.__session.remember_root(store)
             index = self._reader().index
-            self._check_write_state(index)
+            self.__session.check_readable(index)
             self.__file = index.group("")
 
     def _write_root_document(self) -> None:
         """A new file's root: marked as being written until the writer's last step."""
-        self.__write_mark = new_mark(WRITING)
-        Committer(self.__store).commit_root(GroupMetadata(), self.__write_mark)
-
-    def _check_write_state(self, index: Any) -> None:
-        """Refuse a file whose writer did not finish (see ``_writestate.py``), unless ``allow_incomplete``."""
-        mark = write_state(index.nodes.get(""))
-        if mark is None:
-            return
-        before_edit = mark.get("state") == APPENDING and getattr(index, "from_block", False)
-        if before_edit or self._allow_incomplete:
-            what = "the file as it was before that edit" if before_edit else "what was written"
-            warnings.warn(f"'{self.source}' is incomplete ({describe(mark)}); reading {what}.", stacklevel=4)
-            return
-        raise incomplete_error(self.source, mark, self.__mode)
+        self.__session.mark_new_file(self.__store, Committer(self.__store).commit_root)
 
     def _begin_write(self) -> None:
-        """Mark an existing file as being edited before the first change (modes 'a' and 'r+')."""
-        if self.__write_mark is not None or self.__read_only:
-            return
-        document = read_root(self.__store)
-        if document is None:
-            raise not_found(self.source, self.__mode, "its root zarr.json is gone")
-        mark = mark_of_document(document)
-        if mark is not None and not self._allow_incomplete:
-            raise ConcurrentWriteError(
-                f"Cannot write to '{self.source}': another writer started editing it after this IO opened it "
-                f"({describe(mark)}). Open it again once that writer has finished."
-            )
-        opened = self.__opened_root or document
-        if document != opened:
-            raise ConcurrentWriteError(
-                f"Cannot write to '{self.source}': another writer changed it after this IO opened it, so writing "
-                "now would lose or mix changes. Open the file again and repeat this write."
-            )
-        mark = new_mark(APPENDING)
-        error = f"Cannot write to '{self.source}': another writer started changing it at the same moment."
-        replace_root(self.__store, mark_document(document, mark), lambda current: current == opened, error)
-        self.__write_mark = mark
+        """Mark an existing file as being edited before its first change (modes 'a' and 'r+')."""
+        if not self.__read_only:
+            self.__session.begin(self.__store)
+
+    def _write_failed(self) -> None:
+        """A write raised after the file was marked: close() leaves the mark (readers see the file as it was)."""
+        if self.__session.mark is not None:
+            self.__session.failed = True
 
     def _v2_hint(self) -> str:
         return (
@@ -337,18 +289,19 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         if self.__store is None:
             return
         try:
-            unfinished = self.__write_mark is not None or self.__modified or self.__mode in ("a", "r+")
-            if not self.__read_only and unfinished and not self.__write_failed:
+            session = self.__session
+            unfinished = session.mark is not None or self.__modified or self.__mode in ("a", "r+")
+            if not self.__read_only and unfinished and not session.failed:
                 if self.__dci_queue:
                     self.__dci_queue.exhaust_queue()
-                refresh_consolidated(self.__store, self.__write_mark, self.source)
-                self.__write_mark = None
+                refresh_consolidated(self.__store, session.mark, self.source)
+                session.mark = None
         finally:
             if not isinstance(self.__path, Store):
                 self.__store.close()
             self.__store = None
             self.__file = None
-            self._release_lock()
+            self.__session.release()
 
     def is_open(self) -> bool:
         return self.__store is not None
@@ -405,11 +358,11 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         self._written_builders.set_written(builder)
         if consolidated and not self.__dci_queue:
             if self.__mode in ("w", "w-", "x"):
-                finish_root(self.__store, written, mark=self.__write_mark, location=self.source)
+                finish_root(self.__store, written, mark=self.__session.mark, location=self.source)
                 self.__modified = False
             else:
-                refresh_consolidated(self.__store, self.__write_mark, self.source)
-            self.__write_mark = None
+                refresh_consolidated(self.__store, self.__session.mark, self.source)
+            self.__session.mark = None
 
     def _commit_plan(self, plan: Any, existing: dict[str, Any], exhaust_dci: bool, options: WriteOptions) -> dict:
         """Commit ``plan`` and mark its builders written; the metadata of every node written."""
@@ -417,10 +370,10 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             self.__dci_queue = ZarrIODataChunkIteratorQueue()
         self._begin_write()
         try:
-            committer = Committer(self.__store, existing, options, self.__dci_queue, self.__write_mark)
+            committer = Committer(self.__store, existing, options, self.__dci_queue, self.__session.mark)
             written = committer.commit(plan, exhaust_dci)
         except BaseException:
-            self.__write_failed = True  # close() leaves the file marked unfinished
+            self._write_failed()
             raise
         self.__modified = True
         self.__file = None
@@ -533,8 +486,15 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         return self.__reader
 
     def _make_reader(self, index: StoreIndex, source: str) -> BuilderReader:
+        writes = not self.__read_only and source == self.source  # not the read-only stores links lead to
+        hooks = WriteHooks(self._begin_write, self._write_failed) if writes else None
         return BuilderReader(
-            index, source, self._resolve_external, make_reference_dataset(self), self._written_builders.set_written
+            index,
+            source,
+            self._resolve_external,
+            make_reference_dataset(self),
+            self._written_builders.set_written,
+            write_hooks=hooks,
         )
 
     def _resolve_external(self, source: str, path: str) -> Any:

@@ -8,7 +8,8 @@ naming the store, the dataset and the chunk: the array's codec pipeline is wrapp
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import zarr
@@ -203,6 +204,13 @@ def _pythonic(result: Any) -> Any:
     return result
 
 
+class WriteHooks(NamedTuple):
+    """What an array read for writing tells its IO: a change begins (``begin``), a change raised (``failed``)."""
+
+    begin: Callable[[], None]
+    failed: Callable[[], None]
+
+
 class HDMFZarrArray(zarr.Array):
     """A zarr.Array as HDMF expects datasets to behave: ``len``, iteration, text as Python ``str``.
 
@@ -265,11 +273,30 @@ class HDMFZarrArray(zarr.Array):
                 return _pythonic(super().__getitem__(selection))
         return _pythonic(super().__getitem__(selection))
 
+    #: the writing IO's hooks (set on arrays read in modes 'a' and 'r+'), called around every change
+    write_hooks: WriteHooks | None = None
+
     def __setitem__(self, selection: Any, value: Any) -> None:
-        super().__setitem__(selection, self._fit(value))
+        value = self._change(lambda: self._fit(value), None)
+        self._change(lambda: super(HDMFZarrArray, self).__setitem__(selection, value), True)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        return super().append(self._fit(data), axis=axis)
+        data = self._change(lambda: self._fit(data), None)
+        return self._change(lambda: super(HDMFZarrArray, self).append(data, axis=axis), True)
+
+    def _change(self, step: Callable[[], Any], writes: bool | None) -> Any:
+        """Run ``step`` of a change as part of the IO's edit: a step that ``writes`` marks the file first; a step
+        that raises leaves the edit unfinished (when it had begun: the file keeps its mark)."""
+        hooks = self.write_hooks
+        if hooks is None:
+            return step()
+        if writes:
+            hooks.begin()
+        try:
+            return step()
+        except BaseException:
+            hooks.failed()
+            raise
 
     def _fit(self, value: Any) -> Any:
         """Refuse compound rows whose text would be truncated by the stored field width."""

@@ -43,7 +43,7 @@ from .._dtypes import STRING_DTYPE, compound_builder_dtype
 from .._inline import inline_value, is_inline
 from .._stores import resolve_source
 from .._writestate import APPENDING, write_state
-from .arrays import HDMFZarrArray, guard_decoding
+from .arrays import HDMFZarrArray, WriteHooks, guard_decoding
 from .chunkguard import checked_store_path
 from .documents import load_documents, parse_nodes
 from .references import BuilderZarrReferenceDataset, BuilderZarrTableDataset
@@ -192,8 +192,10 @@ class BuilderReader:
         resolve_external: Callable[[str, str], Any],
         ref_datasets: Callable[[Any, str], Any],
         on_build: Callable[[Any], None] = lambda builder: None,
+        write_hooks: WriteHooks | None = None,
     ) -> None:
         self.index = index
+        self.write_hooks = write_hooks  # given to every array read, when the IO writes
         self.on_build = on_build
         self.source = source
         self.resolve_external = resolve_external
@@ -330,6 +332,8 @@ class BuilderReader:
                 return self._resolve_record(record, ref_fields) if ref_fields else record
             return unwrap_scalar(value)
         array = self.index.array(key)
+        if self.write_hooks is not None:
+            object.__setattr__(array, "write_hooks", self.write_hooks)
         if attrs.get(LEGACY_DTYPE_ATTR) == "scalar":
             return unwrap_scalar(np.asarray(array[...]).reshape(-1)[:1].reshape(()))
         if is_ref:

@@ -150,15 +150,20 @@ class AbstractZarrTableDataset(DatasetOfReferences):
         return self[0 : len(self)]
 
     def append(self, row: Any) -> None:
-        """Append one row; containers in reference fields are stored as their paths."""
+        """Append one row; containers in reference fields are stored as their paths. A row refused here leaves the
+        IO's edit unfinished when it had begun (other columns of the table may already hold the row)."""
         stored = self.dataset.async_array.dtype
+        change = getattr(self.dataset, "_change", lambda step, writes: step())  # HDMFZarrArray's, else plain
+        self.dataset.append(change(lambda: self._stored_row(row, stored), None))
+
+    def _stored_row(self, row: Any, stored: np.dtype) -> np.ndarray:
         values = []
         for name, value in zip(stored.names, tuple(row)):
             if name in self._ref_fields and value is not None and not isinstance(value, str):
                 value = self.io._reference_path(value)
             values.append("" if value is None and stored[name].kind == "U" else value)
         check_compound_widths(np.array([tuple(values)], dtype=_widened(stored)), stored, "/" + self.dataset.path)
-        self.dataset.append(np.array([tuple(values)], dtype=stored))
+        return np.array([tuple(values)], dtype=stored)
 
 
 def _widened(dtype: np.dtype) -> np.dtype:
