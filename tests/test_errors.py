@@ -77,11 +77,16 @@ def test_zarr_v2_store_is_read_only(tmp_path):
     assert sorted(p.name for p in store.iterdir()) == [".zgroup"]
 
 
-def test_compound_text_field_too_narrow_for_appended_row(zarr_path):
+def _compound_file(zarr_path):
+    """A file with one compound dataset whose text field holds at most 512 characters."""
     fields = [{"name": "name", "dtype": "text"}, {"name": "value", "dtype": "int32"}]
     data = np.array([("a", 1)], dtype=[("name", "U512"), ("value", "i4")])
     root = GroupBuilder("root", datasets={"tbl": DatasetBuilder("tbl", data=data, dtype=fields)})
     _write_builder(zarr_path, root)
+
+
+def test_compound_text_field_too_narrow_for_appended_row(zarr_path):
+    _compound_file(zarr_path)
     with ZarrIO(zarr_path, "a") as io:
         array = io.read_builder()["tbl"].data
         array.append(np.array([("b" * 40, 2)], dtype=[("name", "U40"), ("value", "i4")]))
@@ -98,10 +103,7 @@ def test_compound_text_field_too_narrow_for_appended_row(zarr_path):
 
 
 def test_a_refused_first_change_leaves_the_file_untouched(zarr_path):
-    fields = [{"name": "name", "dtype": "text"}, {"name": "value", "dtype": "int32"}]
-    data = np.array([("a", 1)], dtype=[("name", "U512"), ("value", "i4")])
-    root = GroupBuilder("root", datasets={"tbl": DatasetBuilder("tbl", data=data, dtype=fields)})
-    _write_builder(zarr_path, root)
+    _compound_file(zarr_path)
     with ZarrIO(zarr_path, "a") as io:
         with pytest.raises(ValueError, match="needs 600 characters"):
             io.read_builder()["tbl"].data.append(np.array([("x" * 600, 3)], dtype=[("name", "U600"), ("value", "i4")]))
