@@ -516,8 +516,9 @@ def ensure_reference_python(args: argparse.Namespace) -> tuple[str | None, str]:
     if args.no_reference:
         return None, "skipped (--no-reference)"
     if args.reference_python:
-        ok, message = _probe_reference(args.reference_python)
-        return (args.reference_python, message) if ok else (None, message)
+        python = os.path.abspath(args.reference_python) if os.sep in args.reference_python else args.reference_python
+        ok, message = _probe_reference(python)  # absolute: the workers run in another folder
+        return (python, message) if ok else (None, message)
     python = _venv_python(REFERENCE_VENV)
     if python.exists():
         ok, message = _probe_reference(str(python))
