@@ -64,6 +64,8 @@ class StoreKind:
             return self.tmp_path / f"{stem}.nwb.zarr"
         if self.name in ("zip-path", "zipstore"):
             return self.tmp_path / f"{stem}.nwb.zarr.zip"
+        if self.name == "icechunk-local":
+            return self.tmp_path / f"{stem}.icechunk"
         return self.server.url(self.bucket, f"{stem}.nwb.zarr")
 
     def open(self, mode: str, stem: str = "session") -> tuple[Any, dict[str, Any]]:
@@ -85,6 +87,8 @@ class StoreKind:
             if self._memory is None:
                 self._memory = {}
             return MemoryStore(self._memory, read_only=read_only), {}
+        if self.name.startswith("icechunk"):
+            return self._icechunk(mode, stem), {}
         options = self.server.storage_options()
         if self.name == "s3-url":
             return self._path(stem), {"storage_options": options}
@@ -95,13 +99,35 @@ class StoreKind:
             return ObjectStore(self.server.obstore(self.bucket, f"{stem}.nwb.zarr"), read_only=read_only), {}
         raise ValueError(self.name)
 
+    def _icechunk(self, mode: str, stem: str) -> Any:
+        """A repository object for new files and in memory; the repository's folder otherwise (found by path)."""
+        icechunk = pytest.importorskip("icechunk")
+        if self.name == "icechunk-memory":
+            if self._memory is None:
+                self._memory = icechunk.Repository.create(icechunk.in_memory_storage())
+            return self._memory
+        path = self._path(stem)
+        if mode in ("w", "w-", "x") and not path.exists():
+            return icechunk.Repository.create(icechunk.local_filesystem_storage(str(path)))
+        return path
+
     def close(self) -> None:
         for store in self._opened:
             store.close()
         self._opened.clear()
 
 
-STORE_KINDS = ["folder", "zip-path", "zipstore", "memory", "s3-url", "fsspec", "obstore"]
+STORE_KINDS = [
+    "folder",
+    "zip-path",
+    "zipstore",
+    "memory",
+    "s3-url",
+    "fsspec",
+    "obstore",
+    "icechunk-local",
+    "icechunk-memory",
+]
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -157,9 +157,17 @@ def detect_format(store: Store) -> int | None:
     async def found(key: str) -> bool:
         return bool(await store.exists(key))
 
+    async def found_v2(key: str) -> bool:
+        try:
+            return await found(key)
+        except Exception:  # noqa: BLE001 - stores that hold only Zarr v3 (Icechunk) refuse v2 key names
+            if type(store).__module__.split(".")[0] != "icechunk":
+                raise
+            return False
+
     if sync(found(V3_DOCUMENT)):
         return 3
-    if any(sync(found(name)) for name in V2_DOCUMENTS[:2]):
+    if any(sync(found_v2(name)) for name in V2_DOCUMENTS[:2]):
         return 2
     return None
 

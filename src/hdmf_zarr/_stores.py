@@ -23,6 +23,7 @@ from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, ZipStore
 
 from ._convention import V2_DOCUMENTS, V3_DOCUMENT, detect_format
+from ._icechunk import is_icechunk_object, is_local_repository
 from ._remote import READ_ONLY_PROTOCOLS, URLStore, fsspec_url, url_protocol, url_storage_options
 from ._remote import REMOTE_LIMITS as REMOTE_LIMITS  # re-exported: tests import it from here
 from .errors import StoreNotFoundError, StoreUnreachableError
@@ -238,9 +239,18 @@ def as_store(path: Any, mode: str) -> Store | None:
     return None
 
 
-def open_store(path: Any, mode: str, storage_options: dict | None = None, force_overwrite: bool = False) -> Store:
-    """Open ``path`` (folder, .zip file, URL, Store or obstore store) as a zarr Store suitable for ``mode``."""
+def open_store(
+    path: Any, mode: str, storage_options: dict | None = None, force_overwrite: bool = False, version: Any = None
+) -> Store:
+    """Open ``path`` (folder, .zip file, URL, Store, obstore store, or an Icechunk repository, session or folder)
+    as a zarr Store suitable for ``mode``; ``version`` (an ``_icechunk.Version``) picks a repository's branch,
+    tag or snapshot."""
     read_only = mode in READ_MODES
+    if is_icechunk_object(path) or is_local_repository(path):
+        from ._icechunk import Version
+        from ._icechunk import open_store as open_repository
+
+        return open_repository(path, mode, version or Version(), storage_options)
     store = as_store(path, mode)
     if store is not None:
         if not read_only and store.read_only:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,9 @@ from ._convention import (
     spec_location,
 )
 from ._convert.h5links import kept_links
+from ._icechunk import Version, icechunk_types, is_icechunk_store, is_remote_repository
+from ._icechunk import commit as commit_icechunk
+from ._icechunk import open_store as open_repository
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
 from ._read.arrays import WriteHooks
 from ._read.builders import BuilderReader, StoreIndex, load_index, make_reference_dataset
@@ -57,6 +62,7 @@ from ._stores import (
     store_location,
     url_storage_options,
 )
+from ._version import __version__
 from ._write.commit import Committer, finish_root, refresh_consolidated
 from ._write.iterators import ZarrIODataChunkIteratorQueue
 from ._write.options import WriteOptions
@@ -76,7 +82,7 @@ __all__ = [
 ]
 
 SUPPORTED_ZARR_STORES = (LocalStore, FsspecStore, Store)
-_PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES, *obstore_types())
+_PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES, *obstore_types(), *icechunk_types())
 
 
 #: keyword arguments that write() and export() share
@@ -108,7 +114,12 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
     """Read and write HDMF files as Zarr v3 hierarchies."""
 
     @docval(
-        {"name": "path", "type": _PATH_TYPES, "doc": "a folder, .zip file, URL or zarr Store"},
+        {
+            "name": "path",
+            "type": _PATH_TYPES,
+            "doc": "a folder, .zip file, URL or zarr Store; or an Icechunk Repository, Session, or a folder or s3:// "
+            "prefix holding a repository",
+        },
         {
             "name": "mode",
             "type": str,
@@ -138,6 +149,20 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             "default": False,
         },
         {
+            "name": "branch",
+            "type": str,
+            "doc": "Icechunk: the branch to read or write (default 'main')",
+            "default": None,
+        },
+        {"name": "tag", "type": str, "doc": "Icechunk: the tag to read", "default": None},
+        {"name": "snapshot_id", "type": str, "doc": "Icechunk: the snapshot to read", "default": None},
+        {
+            "name": "commit_message",
+            "type": str,
+            "doc": "Icechunk: the message of the commit that close() makes (default: names the operation and file)",
+            "default": None,
+        },
+        {
             "name": "external_link_policy",
             "type": None,
             "doc": "where external links may lead: None (the default: stores next to this file or below its "
@@ -151,6 +176,10 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         )
         self._allow_incomplete, self._external_link_policy = popargs("allow_incomplete", "external_link_policy", kwargs)
         LinkPolicy.from_option(self._external_link_policy)  # a bad value fails here, not at the first link
+        branch, tag, snapshot_id, self.__commit_message = popargs(
+            "branch", "tag", "snapshot_id", "commit_message", kwargs
+        )
+        self.__version = Version(branch, tag, snapshot_id)
         if mode not in ALL_MODES:
             raise ValueError(f"Invalid mode '{mode}' for {type(self).__name__}; use one of {', '.join(ALL_MODES)}.")
         self.__path = normalize_path(path)
@@ -219,7 +248,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         try:
             if not self.__read_only:  # before open_store: mode 'w' must not clear a file another writer has open
                 session.lock_path(self.__path)
-            store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite)
+            store = open_store(self.__path, self.__mode, self.__storage_options, self.__force_overwrite, self.__version)
         except BaseException:
             session.release()
             raise
@@ -248,6 +277,9 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             self._write_root_document()
         elif found == 2 and not self.__read_only:
             raise ValueError(self._v2_hint())
+        elif found is None and not is_icechunk_store(store) and self._is_remote_repository():
+            self.__store = open_repository(self.__path, self.__mode, self.__version, self.__storage_options)
+            return self._open_hierarchy(self.__store)
         elif found is None and self.__mode == "a":
             self._write_root_document()
         elif found is None:
@@ -261,6 +293,15 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             self.__session.check_readable(index)
             self.__file = index.group("")
 
+    def _is_remote_repository(self) -> bool:
+        """True when the URL opened holds no Zarr hierarchy but an Icechunk repository (asked only then)."""
+        if not isinstance(self.__path, str) or not is_url(self.__path):
+            return False
+        try:
+            return is_remote_repository(self.__path, self.__storage_options)
+        except ImportError:
+            return False
+
     def _write_root_document(self) -> None:
         """A new file's root: marked as being written until the writer's last step."""
         self.__session.mark_new_file(self.__store, Committer(self.__store).commit_root)
@@ -270,10 +311,25 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         if not self.__read_only:
             self.__session.begin(self.__store)
 
+    @contextmanager
+    def _failing_marks_unfinished(self) -> Iterator[None]:
+        """A write or export that raises (building included) leaves the file unfinished: nothing is committed."""
+        try:
+            yield
+        except BaseException:
+            self._write_failed()
+            raise
+
     def _write_failed(self) -> None:
         """A write raised after the file was marked: close() leaves the mark (readers see the file as it was)."""
         if self.__session.mark is not None:
             self.__session.failed = True
+
+    def _commit_message(self) -> str:
+        if self.__commit_message:
+            return self.__commit_message
+        operation = "write" if self.__mode in ("w", "w-", "x") else "edit"
+        return f"hdmf_zarr {__version__}: {operation} of {type(self).__name__} in mode '{self.__mode}'"
 
     def _v2_hint(self) -> str:
         return (
@@ -284,8 +340,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         )
 
     def close(self) -> None:
-        """Finish the file (drop the write mark, refresh the consolidated metadata) unless a write raised, then
-        release the store and the writer lock."""
+        """Finish the file (drop the write mark, refresh the consolidated metadata; on Icechunk, commit) unless a
+        write raised, then release the store and the writer lock."""
         if self.__store is None:
             return
         try:
@@ -296,6 +352,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
                     self.__dci_queue.exhaust_queue()
                 refresh_consolidated(self.__store, session.mark, self.source)
                 session.mark = None
+            if not self.__read_only and not session.failed and is_icechunk_store(self.__store):
+                commit_icechunk(self.__store, self._commit_message(), self.source)
         finally:
             if not isinstance(self.__path, Store):
                 self.__store.close()
@@ -330,7 +388,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             max_threads_per_process=popargs("max_threads_per_process", kwargs),
             multiprocessing_context=popargs("multiprocessing_context", kwargs),
         )
-        super().write(options=options, **kwargs)
+        with self._failing_marks_unfinished():
+            super().write(options=options, **kwargs)
 
     @docval(
         {"name": "builder", "type": GroupBuilder, "doc": "the root GroupBuilder"},
@@ -453,7 +512,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         write_args["export_source"] = src_io.source
         with kept_links(src_io, self, options, keep_links) as redirects:
             write_args["options"] = options.replace(redirects=redirects)
-            HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+            with self._failing_marks_unfinished():
+                HDMFIO.export(self, src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
 
     def _mark_modified(self) -> None:
         self._begin_write()

@@ -30,6 +30,7 @@ from .._arrays import array_config, array_from_metadata
 from .._chunkrecord import stores_every_chunk, with_chunk_record
 from .._convention import LINKS_ATTR, V3_DOCUMENT
 from .._convention import join_key as _join
+from .._icechunk import is_icechunk_store
 from .._inline import can_inline, inline, is_inline
 from .._progress import NoProgress, chunk_count, progress_bar
 from .._read.documents import block_is_current, load_documents, parse_nodes
@@ -300,6 +301,10 @@ class Committer:
             async with semaphore:
                 await self.store.set(key, value)
 
+        if is_icechunk_store(self.store):  # Icechunk takes a chunk only once its array's zarr.json is in
+            metadata = {k: v for k, v in documents.items() if k.rsplit("/", 1)[-1] == V3_DOCUMENT}
+            await asyncio.gather(*(put(k, v) for k, v in metadata.items()))
+            documents = {k: v for k, v in documents.items() if k not in metadata}
         await asyncio.gather(*(put(k, v) for k, v in documents.items()))
 
     async def _write_array(self, node: ArrayNode) -> None:
@@ -391,7 +396,7 @@ def finish_root(
     if not isinstance(root, GroupMetadata):
         return
     meta = unmarked(dataclasses.replace(root, consolidated_metadata=None))
-    if consolidate:
+    if consolidate and getattr(store, "supports_consolidated_metadata", True):  # Icechunk: opens fast without
         meta = consolidated_root(meta, nodes)
     document = encode_metadata(meta)[V3_DOCUMENT].to_bytes()
     if mark is None:
@@ -415,7 +420,8 @@ def refresh_consolidated(store: Store, mark: dict[str, Any] | None = None, locat
     there was nothing to change."""
     root, documents = sync(load_documents(store, use_consolidated=False))
     nodes = parse_nodes(root, documents)
-    if block_is_current(root, documents) and write_state(nodes[""]) is None:
+    current = block_is_current(root, documents) or not getattr(store, "supports_consolidated_metadata", True)
+    if current and write_state(nodes[""]) is None:
         return False
     finish_root(store, nodes, mark=mark, location=location)
     return True
