@@ -196,3 +196,11 @@ def test_a_local_repository_is_locked_against_a_second_writer(local_repo):
         NWBZarrIO(local_repo, "a")
     first.close()
     assert os.path.isdir(local_repo)
+
+
+def test_versions_are_refused_for_other_stores(tmp_path):
+    path = tmp_path / "plain.nwb.zarr"
+    with NWBZarrIO(path, "w") as io:
+        io.write(_nwbfile("ts"))
+    with pytest.raises(ValueError, match="Icechunk repository"):
+        NWBZarrIO(path, "r", branch="main")

@@ -3,7 +3,8 @@
 Everything here is read from the store itself: node metadata from the consolidated block of the root
 ``zarr.json`` (or from every node document when there is none), sizes from the store's keys (for a
 local folder, by walking its files). No HDMF/PyNWB type map is needed, so it works on any hierarchy
-written under the convention, including files with extensions whose specs are not installed.
+written under the convention, including files with extensions whose specs are not installed. An Icechunk
+repository is summarized as one of its snapshots (a branch's tip by default), with the commits that led to it.
 
 Entry points: :func:`summarize` (path or Store -> :class:`StoreSummary`), :meth:`StoreSummary.format`
 (the tree as text). The ``hdmf-zarr info`` command prints it.
@@ -34,7 +35,7 @@ from ._convention import (
 from ._read.documents import flatten_block
 from ._specs import version_key
 
-__all__ = ["NodeInfo", "StoreSummary", "summarize", "format_bytes"]
+__all__ = ["NodeInfo", "RepositoryInfo", "StoreSummary", "summarize", "format_bytes"]
 
 _V3_DOC = "zarr.json"
 _V2_DOCS = (".zgroup", ".zarray", ".zattrs")
@@ -99,6 +100,33 @@ class NodeInfo:
 
 
 @dataclass
+class RepositoryInfo:
+    """The Icechunk snapshot a summary shows: how it was chosen and the commits that led to it."""
+
+    chosen: str  # "branch main", "tag v1", "snapshot 1CEC..."
+    snapshot: str
+    commits: list[Any] = field(default_factory=list)  # _icechunk.Commit, newest first
+    more: bool = False  # older commits exist beyond those listed
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"Version: Icechunk {self.chosen}"
+            + ("" if self.chosen.startswith("snapshot") else f", snapshot {self.snapshot}")
+        ]
+        if not self.commits:
+            return lines
+        n = len(self.commits)
+        count = f"{n} commit{'s' if n != 1 else ''}"
+        if self.more:
+            count = "the last commit" if n == 1 else f"the last {count}"
+        lines.append(f"History: {count}" + (", newest first" if n > 1 else ""))
+        for commit in self.commits:
+            when = commit.written_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+            lines.append(f"  {commit.id}  {when}  {commit.message}")
+        return lines
+
+
+@dataclass
 class StoreSummary:
     """What :func:`summarize` found: every node, the store's files and the cached namespaces."""
 
@@ -113,6 +141,7 @@ class StoreSummary:
     spec_location: str | None = None
     namespaces: dict[str, list[str]] = field(default_factory=dict)  # cached namespace -> versions
     scalar_values: dict[str, Any] = field(default_factory=dict)
+    repository: RepositoryInfo | None = None  # set for a snapshot of an Icechunk repository
 
     # ---------------------------------------------------------------- totals
     def arrays(self, include_specs: bool = False) -> list[NodeInfo]:
@@ -160,10 +189,16 @@ class StoreSummary:
     def header_lines(self) -> list[str]:
         root = self.nodes.get("")
         attrs = root.attributes if root else {}
-        kind = f"Zarr v{self.zarr_format}, " + (
-            "consolidated metadata" if self.consolidated else "no consolidated metadata"
-        )
-        lines = [f"Store:   {self.location}", f"Format:  {kind}; {len(self.nodes)} nodes"]
+        if self.repository is not None:  # a snapshot lists its nodes: no consolidated block is kept or needed
+            kind = f"Zarr v{self.zarr_format} in an Icechunk repository"
+        else:
+            kind = f"Zarr v{self.zarr_format}, " + (
+                "consolidated metadata" if self.consolidated else "no consolidated metadata"
+            )
+        lines = [f"Store:   {self.location}"]
+        if self.repository is not None:
+            lines.append(self.repository.lines()[0])
+        lines.append(f"Format:  {kind}; {len(self.nodes)} nodes")
         what = self.root_type or "group"
         if attrs.get("nwb_version"):
             what += f" (NWB {attrs['nwb_version']})"
@@ -171,9 +206,10 @@ class StoreSummary:
             cached = ", ".join(f"{name} {'/'.join(versions)}" for name, versions in sorted(self.namespaces.items()))
             what += f"; cached namespaces: {cached}"
         lines.append(f"Content: {what}")
+        files, objects = ("Keys:   ", "chunks") if self.repository is not None else ("Files:  ", "chunk objects")
         lines.append(
-            f"Files:   {self.total_files:,} ({self.metadata_files:,} metadata documents, {self.chunk_files:,} chunk "
-            f"objects{f', {self.other_files} other' if self.other_files else ''}), {format_bytes(self.total_bytes)}"
+            f"{files} {self.total_files:,} ({self.metadata_files:,} metadata documents, {self.chunk_files:,} {objects}"
+            f"{f', {self.other_files} other' if self.other_files else ''}), {format_bytes(self.total_bytes)}"
         )
         logical, stored = self.compression()
         if logical:
@@ -190,6 +226,8 @@ class StoreSummary:
                 f"Warning: the consolidated metadata is stale: {len(self.stale_nodes)} node(s) on disk are missing "
                 f"from it (under {shown}); run zarr.consolidate_metadata on the store."
             )
+        if self.repository is not None:
+            lines += self.repository.lines()[1:]
         return lines
 
     def tree_lines(
@@ -294,15 +332,33 @@ class StoreSummary:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def summarize(path: Any, read_scalars: bool = True) -> StoreSummary:
+def summarize(
+    path: Any,
+    read_scalars: bool = True,
+    storage_options: dict | None = None,
+    version: Any = None,
+    history: int = 5,
+) -> StoreSummary:
     """Summarize the Zarr hierarchy at ``path`` (a local folder, a .zip file, a URL, or a zarr Store).
 
     Node metadata comes from the consolidated block when there is one (a local folder is also walked,
     so nodes missing from a stale block are found); sizes come from the store's keys. With
     ``read_scalars`` the values of 0-d arrays outside the cached specs are read for display.
+
+    An Icechunk repository (a local folder or ``s3://`` prefix holding one, a ``Repository``, ``Session``
+    or ``IcechunkStore``) is summarized as the snapshot ``version`` (an ``_icechunk.Version``: a branch,
+    default ``main``, a tag or a snapshot id) picks, with its last ``history`` commits.
     """
-    local = _local_folder(path)
-    if local is not None:
+    from zarr.core.sync import sync
+
+    repository = _open_repository(path, storage_options, version, history)
+    local = None if repository is not None else _local_folder(path)
+    if repository is None and version is not None and not version.is_default():
+        raise ValueError(f"'{path}' is not an Icechunk repository: --branch, --tag and --snapshot do not apply.")
+    if repository is not None:
+        store, info = repository
+        location = _repository_location(path)
+    elif local is not None:
         sizes = _walk_local(local)
         location = local
 
@@ -315,21 +371,68 @@ def summarize(path: Any, read_scalars: bool = True) -> StoreSummary:
 
         store = None
     else:
-        from zarr.core.sync import sync
-
         from ._stores import get_store_path, normalize_path, open_store
 
-        store = open_store(normalize_path(path), "r")
+        store = open_store(normalize_path(path), "r", storage_options)
         location = get_store_path(store)
+    if store is not None:
         sizes = sync(_list_store(store))
 
         def read(keys: list[str]) -> dict[str, bytes]:
             return sync(_get_many(store, keys))
 
     summary = _build(location, sizes, read)
+    summary.repository = info if repository is not None else None
     if read_scalars:
         summary.scalar_values = _read_scalars(summary, local if local is not None else store)
     return summary
+
+
+def _open_repository(path: Any, storage_options: dict | None, version: Any, history: int) -> Any:
+    """``(store, RepositoryInfo)`` when ``path`` is an Icechunk repository (or session, or store); else None."""
+    from . import _icechunk
+
+    if isinstance(path, Path):
+        path = str(path)
+    is_s3 = isinstance(path, str) and path.startswith(("s3://", "s3a://"))
+    if not (_icechunk.is_icechunk_object(path) or _icechunk.is_local_repository(path)):
+        if not is_s3:
+            return None
+        try:
+            if not _icechunk.is_remote_repository(path, storage_options):
+                return None
+        except ImportError:
+            if version is None or version.is_default():
+                return None
+            raise
+    version = version or _icechunk.Version()
+    if _icechunk.is_icechunk_object(path) and type(path).__name__ != "Repository":
+        if not version.is_default():
+            raise ValueError(
+                "A Session or IcechunkStore shows its own snapshot: --branch, --tag and --snapshot apply to a "
+                "repository."
+            )
+        store = _icechunk.open_store(path, "r", version)
+        return store, RepositoryInfo(f"snapshot {store.session.snapshot_id}", store.session.snapshot_id)
+    repo = _icechunk.open_repository(path, storage_options)
+    store = _icechunk.open_snapshot(repo, version, _repository_location(path))
+    snapshot = store.session.snapshot_id
+    if version.tag is not None:
+        chosen = f"tag {version.tag}"
+    elif version.snapshot_id is not None:
+        chosen = f"snapshot {snapshot}"
+    else:
+        chosen = f"branch {version.branch or _icechunk.DEFAULT_BRANCH}"
+    commits = _icechunk.history(repo, snapshot, history + 1) if history else []
+    info = RepositoryInfo(chosen, snapshot, commits[:history], more=len(commits) > history)
+    return store, info
+
+
+def _repository_location(path: Any) -> str:
+    if isinstance(path, (str, Path)):
+        text = str(path)
+        return text if "://" in text else str(Path(text).resolve())
+    return f"Icechunk {type(path).__name__}"
 
 
 def _local_folder(path: Any) -> str | None:

@@ -255,6 +255,11 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         self.__store = store
         try:
             self._open_hierarchy(store)
+            if not self.__version.is_default() and not is_icechunk_store(self.__store):
+                raise ValueError(
+                    f"branch=, tag= and snapshot_id= choose a state of an Icechunk repository; '{self.source}' is "
+                    "not one. Leave them out."
+                )
             if not self.__read_only:  # a new file: lock it now that it exists
                 session.lock_path(self.__path)
         except BaseException:

@@ -75,6 +75,29 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
+def _storage_options(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    import json
+
+    try:
+        options = json.loads(value)
+    except ValueError as err:
+        raise click.BadParameter(f"is not JSON ({err})", ctx=ctx, param=param) from None
+    if not isinstance(options, dict):
+        raise click.BadParameter("must be a JSON object of fsspec options", ctx=ctx, param=param)
+    return options
+
+
+_STORAGE_OPTIONS = click.option(
+    "--storage-options",
+    metavar="JSON",
+    callback=_storage_options,
+    help='fsspec options for a URL, as a JSON object, e.g. \'{"anon": true}\' or \'{"client_kwargs": '
+    '{"endpoint_url": "http://localhost:9000"}}\'.',
+)
+
+
 # ------------------------------------------------------------------------------------------- info
 @cli.command(context_settings=CONTEXT)
 @click.argument("path", type=click.Path())
@@ -88,21 +111,63 @@ def cli(ctx: click.Context, debug: bool) -> None:
 )
 @click.option("--all", "show_all", is_flag=True, help="List every entry (no --max-children limit).")
 @click.option("--ascii", "ascii_only", is_flag=True, help="Draw the tree with ASCII characters only.")
+@_STORAGE_OPTIONS
+@click.option("--branch", help="Icechunk repositories: show the tip of this branch [default: main].")
+@click.option("--tag", help="Icechunk repositories: show the snapshot of this tag.")
+@click.option("--snapshot", "snapshot_id", metavar="ID", help="Icechunk repositories: show this snapshot.")
+@click.option(
+    "--history",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Icechunk repositories: list this many of the commits that led to the snapshot shown.",
+)
 @friendly_errors
-def info(path: str, depth: int | None, max_children: int, show_all: bool, ascii_only: bool) -> None:
+def info(
+    path: str,
+    depth: int | None,
+    max_children: int,
+    show_all: bool,
+    ascii_only: bool,
+    storage_options: dict[str, Any] | None,
+    branch: str | None,
+    tag: str | None,
+    snapshot_id: str | None,
+    history: int,
+) -> None:
     """Show what a Zarr NWB file holds.
 
     The object tree with neurodata types, shapes, data types, chunks, codecs, logical and stored
     size and compression ratio per dataset, plus totals and the number of files. Node metadata is
     read from the consolidated metadata (one document); sizes from the store's file listing.
+
+    PATH may also be an Icechunk repository (a local folder or an s3:// prefix holding one): then the
+    tip of a branch (default main), a tag or a snapshot is shown, with its snapshot id and last commits.
     """
+    from ._icechunk import Version
     from ._summary import summarize
 
-    summary = summarize(path)
+    try:
+        version = Version(branch, tag, snapshot_id)
+    except ValueError:
+        raise click.UsageError("Give at most one of --branch, --tag and --snapshot.") from None
+    _quiet_icechunk(path)
+    summary = summarize(path, storage_options=storage_options, version=version, history=history)
     text = summary.format(
         max_children=None if show_all else max_children, max_depth=depth, unicode=False if ascii_only else None
     )
     click.echo(text)
+
+
+def _quiet_icechunk(path: str, force: bool = False) -> None:
+    """Icechunk's own warnings (meant for library users) stay off the command's output."""
+    from ._icechunk import is_local_repository, quiet_logs
+
+    if force or is_local_repository(path) or path.startswith(("s3://", "s3a://")):
+        try:
+            quiet_logs()
+        except ImportError:
+            pass
 
 
 # ------------------------------------------------------------------------------------------- convert
@@ -143,12 +208,23 @@ def _compressor_option(ctx: click.Context, param: click.Parameter, value: str | 
     help="Copy objects that an HDF5 source links from other HDF5 files into the new file, instead of "
     "converting those files next to it and linking there.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace DST if it exists.")
+@click.option(
+    "--icechunk",
+    is_flag=True,
+    help="Write DST as an Icechunk repository (a local folder or an s3:// prefix), in one commit on its branch "
+    "main; objects linked from other HDF5 files are copied in.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace DST if it exists (an Icechunk repository: commit the new content on top of its history).",
+)
 @click.option(
     "--allow-pickle",
     is_flag=True,
     help="Zarr v2 sources: unpickle any object the file holds (this runs code the file names).",
 )
+@_STORAGE_OPTIONS
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar [default: when on a terminal].")
 @friendly_errors
 def convert(
@@ -158,24 +234,31 @@ def convert(
     chunk_copy: bool,
     compressor: list[Any] | None,
     copy_links: bool,
+    icechunk: bool,
     overwrite: bool,
     allow_pickle: bool,
+    storage_options: dict[str, Any] | None,
     progress: bool | None,
 ) -> None:
     """Convert SRC into DST: HDF5 -> Zarr, Zarr -> HDF5, Zarr -> Zarr, or Zarr v2 -> Zarr v3.
 
     The direction comes from SRC's content and DST's name: .zarr (or .zarr.zip) makes a Zarr v3
-    store, .nwb, .h5 or .hdf5 an HDF5 file. Chunking and compression are carried over; chunks whose
-    codecs match are copied without recompressing them.
+    store, .nwb, .h5 or .hdf5 an HDF5 file; with --icechunk, DST is an Icechunk repository whatever
+    its name. Chunking and compression are carried over; chunks whose codecs match are copied
+    without recompressing them. --storage-options apply to an s3:// DST.
     """
     from tqdm import tqdm
 
     from ._convert import convert as _convert
 
     try:
-        target = _convert.destination_format(dst)
+        target = "icechunk" if icechunk else _convert.destination_format(dst)
     except _convert.ConversionError as err:
         raise click.BadParameter(str(err), param_hint="DST") from None
+    if storage_options is not None and "://" not in dst:
+        raise click.BadParameter("apply to a URL destination (s3://...) only", param_hint="--storage-options")
+    if icechunk:
+        _quiet_icechunk(dst, force=True)
     if target == "hdf5" and compressor is not None:
         raise click.BadParameter("applies to Zarr destinations only", param_hint="--compressor")
     kind = _convert.source_format(src)
@@ -201,11 +284,17 @@ def convert(
             overwrite=overwrite,
             allow_pickle=allow_pickle,
             progress=bar.update,
+            icechunk=icechunk,
+            storage_options=storage_options,
         )
     elapsed = time.perf_counter() - started
-    click.echo(
-        f"Converted {src} ({_convert.FORMAT_NAMES[kind]}) -> {dst} ({_convert.FORMAT_NAMES[target]}) in {elapsed:.1f} s"
-    )
+    written = _convert.FORMAT_NAMES[target]
+    if icechunk:
+        from ._icechunk import DEFAULT_BRANCH, open_repository
+
+        snapshot = open_repository(dst, storage_options).lookup_branch(DEFAULT_BRANCH)
+        written = f"Icechunk repository, branch {DEFAULT_BRANCH} at snapshot {snapshot}"
+    click.echo(f"Converted {src} ({_convert.FORMAT_NAMES[kind]}) -> {dst} ({written}) in {elapsed:.1f} s")
 
 
 # ------------------------------------------------------------------------------------------- validate
@@ -228,29 +317,6 @@ def validate(path: str, namespace: str | None) -> None:
 
 
 # ------------------------------------------------------------------------------------------- verify, repair
-def _storage_options(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    import json
-
-    try:
-        options = json.loads(value)
-    except ValueError as err:
-        raise click.BadParameter(f"is not JSON ({err})", ctx=ctx, param=param) from None
-    if not isinstance(options, dict):
-        raise click.BadParameter("must be a JSON object of fsspec options", ctx=ctx, param=param)
-    return options
-
-
-_STORAGE_OPTIONS = click.option(
-    "--storage-options",
-    metavar="JSON",
-    callback=_storage_options,
-    help='fsspec options for a URL, as a JSON object, e.g. \'{"anon": true}\' or \'{"client_kwargs": '
-    '{"endpoint_url": "http://localhost:9000"}}\'.',
-)
-
-
 def _open(path: str, mode: str, storage_options: dict[str, Any] | None) -> Any:
     from ._stores import normalize_path, open_store
 

@@ -1,7 +1,8 @@
 """Whole-file conversions between HDF5 and Zarr NWB files (what ``hdmf-zarr convert`` runs).
 
 The direction comes from the source's content (HDF5 file, Zarr v3 store, Zarr v2 store) and the
-destination's name (``.nwb``/``.h5``/``.hdf5`` for HDF5, ``.zarr`` or ``.zarr.zip`` for Zarr). Each
+destination's name (``.nwb``/``.h5``/``.hdf5`` for HDF5, ``.zarr`` or ``.zarr.zip`` for Zarr), or
+``icechunk=True``: an Icechunk repository (a local folder or an ``s3://`` prefix), written as one commit. Each
 conversion is an ordinary export, run with ``WriteOptions`` made from the arguments.
 """
 
@@ -17,7 +18,7 @@ from ..errors import ConversionError  # noqa: F401  (raised here; importable fro
 
 HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5", ".hdf")
 ZARR_SUFFIXES = (".zarr", ".zarr.zip", ".zip")
-FORMAT_NAMES = {"hdf5": "HDF5", "zarr": "Zarr v3", "zarr-v2": "Zarr v2"}
+FORMAT_NAMES = {"hdf5": "HDF5", "zarr": "Zarr v3", "zarr-v2": "Zarr v2", "icechunk": "Icechunk"}
 
 
 def source_format(path: str) -> str:
@@ -130,33 +131,85 @@ def convert(
     overwrite: bool = False,
     allow_pickle: bool = False,
     progress: Callable[[int], None] | None = None,
+    icechunk: bool = False,
+    storage_options: dict | None = None,
 ) -> tuple[str, str]:
     """Convert ``src`` into ``dst``; returns ``(source format, destination format)``.
 
     ``compressors`` replaces the codecs of every dataset (Zarr destinations only); ``chunk_copy=False``
     decodes and re-encodes every chunk; ``copy_links`` copies objects linked from other HDF5 files into
     the new file instead of converting those files next to it.
+
+    ``icechunk=True`` writes ``dst`` (a local folder or an ``s3://`` prefix, with ``storage_options``) as an
+    Icechunk repository: one commit on its branch ``main`` named after the conversion, linked HDF5 objects
+    copied in. An existing repository is refused unless ``overwrite``, which commits the conversion on top of
+    its history, replacing the content; a conversion that fails commits nothing.
     """
-    kind, target = source_format(src), destination_format(dst)
+    kind = source_format(src)
+    target = "icechunk" if icechunk else destination_format(dst)
     if target == "hdf5" and kind == "hdf5":
         raise ConversionError("Both files are HDF5: there is nothing to convert.")
     if target == "hdf5" and compressors is not None:
         raise ConversionError("--compressor applies to Zarr destinations only.")
-    _check_paths(src, dst, overwrite)
     options = WriteOptions(jobs=max(1, jobs), chunk_copy=chunk_copy, compressors=compressors, on_copied=progress)
+    if icechunk:
+        _into_repository(src, dst, kind, storage_options, overwrite, allow_pickle, options)
+        return kind, target
+    _check_paths(src, dst, overwrite)
     try:
-        if target == "hdf5":
-            _zarr_to_hdf5(src, dst, kind, allow_pickle)
-        elif kind == "hdf5":
-            _hdf5_to_zarr(src, dst, copy_links, options)
-        elif kind == "zarr-v2":
-            _v2_to_v3(src, dst, allow_pickle, options)
-        else:
-            _zarr_to_zarr(src, dst, options)
+        writer = {"storage_options": storage_options} if storage_options is not None else {}
+        _run(src, dst, kind, target, copy_links, allow_pickle, options, **writer)
     except BaseException:
         _remove(dst)  # never leave a half-written file behind
         raise
     return kind, target
+
+
+def _run(
+    src: str, dst: Any, kind: str, target: str, copy_links: bool, allow_pickle: bool, options: WriteOptions, **writer
+) -> None:
+    """The conversion itself; ``writer`` holds more arguments of the Zarr writer (storage options for a URL, the
+    commit message for a repository)."""
+    if target == "hdf5":
+        _zarr_to_hdf5(src, dst, kind, allow_pickle)
+    elif kind == "hdf5":
+        _hdf5_to_zarr(src, dst, copy_links, options, **writer)
+    elif kind == "zarr-v2":
+        _v2_to_v3(src, dst, allow_pickle, options, **writer)
+    else:
+        _zarr_to_zarr(src, dst, options, **writer)
+
+
+def _into_repository(
+    src: str, dst: str, kind: str, storage_options: dict | None, overwrite: bool, allow_pickle: bool, options: Any
+) -> None:
+    """Convert into the Icechunk repository at ``dst``, created unless it exists (and ``overwrite`` is given)."""
+    from .. import _icechunk
+    from .._stores import is_url
+
+    local = not is_url(dst)
+    if local and os.path.abspath(src) == os.path.abspath(dst):
+        raise ConversionError("The source and the destination are the same path.")
+    exists = _icechunk.is_local_repository(dst) if local else _icechunk.is_remote_repository(dst, storage_options)
+    if exists and not overwrite:
+        raise ConversionError(
+            f"'{dst}' already holds an Icechunk repository; pass --overwrite to commit the conversion to its branch "
+            "main, replacing the content (its history is kept)."
+        )
+    if not exists and local and os.path.lexists(dst):
+        if not overwrite:
+            raise ConversionError(f"'{dst}' already exists; pass --overwrite to replace it.")
+        _remove(dst)
+    if exists:
+        repository = _icechunk.open_repository(dst, storage_options)
+    else:
+        repository = _icechunk.create_repository(dst, storage_options)
+    try:  # objects linked from other HDF5 files are copied in: a repository has no folder to convert them next to
+        _run(src, repository, kind, "zarr", True, allow_pickle, options, commit_message=f"hdmf-zarr convert {src}")
+    except BaseException:
+        if local and not exists:
+            _remove(dst)  # a repository made for this conversion goes; an existing one keeps its last commit
+        raise
 
 
 def _remove(path: str) -> None:
@@ -166,27 +219,47 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _hdf5_to_zarr(src: str, dst: str, copy_links: bool, options: WriteOptions) -> None:
+def _hdf5_to_zarr(src: str, dst: Any, copy_links: bool, options: WriteOptions, **writer_args: Any) -> None:
     from pynwb import NWBHDF5IO
 
     from ..nwb import NWBZarrIO
 
     write_args = {"link_data": False} if copy_links else None
-    with NWBHDF5IO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
+    with NWBHDF5IO(src, mode="r") as reader, NWBZarrIO(dst, mode="w", **writer_args) as writer:
         writer._export(reader, options, write_args=write_args)
 
 
-def _zarr_to_zarr(src: str, dst: str, options: WriteOptions) -> None:
+def _zarr_to_zarr(src: str, dst: Any, options: WriteOptions, **writer_args: Any) -> None:
     from ..nwb import NWBZarrIO
 
-    with NWBZarrIO(src, mode="r") as reader, NWBZarrIO(dst, mode="w") as writer:
+    with NWBZarrIO(src, mode="r") as reader, NWBZarrIO(dst, mode="w", **writer_args) as writer:
         writer._export(reader, options)
 
 
-def _v2_to_v3(src: str, dst: str, allow_pickle: bool, options: WriteOptions) -> None:
+def _v2_to_v3(src: str, dst: Any, allow_pickle: bool, options: WriteOptions, **writer_args: Any) -> None:
     from ..nwb_zarrv2 import NWBZarrV2IO
 
-    NWBZarrV2IO.convert_to_v3(src, dst, allow_pickle=allow_pickle, options=options)
+    if isinstance(dst, str):
+        storage_options = writer_args.get("storage_options")
+        NWBZarrV2IO.convert_to_v3(src, dst, storage_options=storage_options, allow_pickle=allow_pickle, options=options)
+        return
+    # into a repository (``dst``): the same export, its writer opened on the repository with ``writer_args``
+    from .._legacy.index import is_nwb_file
+    from ..backend_zarrv2 import export_v2_to_v3
+    from ..nwb import NWBZarrIO
+
+    if not is_nwb_file(src):
+        raise ConversionError(
+            f"'{src}' is a Zarr v2 HDMF file that is not NWB: convert it to Zarr v3 first (hdmf-zarr convert "
+            "SRC new.zarr), then that file into the repository."
+        )
+
+    def writer(path: str, mode: str, storage_options: dict | None) -> NWBZarrIO:
+        return NWBZarrIO(dst, mode, **writer_args)
+
+    with NWBZarrV2IO(src, mode="r", load_namespaces=True, allow_pickle=allow_pickle) as reader:
+        # its path argument only says what to remove when the export fails: the source, which exists, is kept
+        export_v2_to_v3(reader, writer, src, None, None, None, options)
 
 
 def _zarr_to_hdf5(src: str, dst: str, kind: str, allow_pickle: bool) -> None:
