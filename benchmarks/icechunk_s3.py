@@ -479,10 +479,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per worker process")
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.repeat is None:
-        args.repeat = 1 if args.quick else 3
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    run.check_repeat(parser, args)
     if any(not 0 <= t <= 65535 for t in args.thresholds):
         parser.error("icechunk's inline_chunk_threshold_bytes is a 16-bit number: 0 to 65535")
     return args
@@ -490,9 +487,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.worker:
-        result = run_worker(json.loads(args.worker))
-        print(RESULT_MARKER + json.dumps(result), flush=True)
+    if run.answered_as_worker(args, run_worker, RESULT_MARKER):
         return 0
     reason = s3bench.available()
     if reason is not None:

@@ -938,18 +938,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-top", type=int, default=25, help="functions to list per profile")
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    check_repeat(parser, args)
+    return args
+
+
+def check_repeat(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--repeat``: 3 runs by default (1 with ``--quick``), at least 1."""
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    return args
+
+
+def answered_as_worker(args: argparse.Namespace, worker: Any, marker: str = RESULT_MARKER) -> bool:
+    """In a worker process (``--worker SPEC``): run ``worker(spec)``, print its result after ``marker``; True."""
+    if not args.worker:
+        return False
+    print(marker + json.dumps(worker(json.loads(args.worker))), flush=True)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.worker:
-        result = run_worker(json.loads(args.worker))
-        print(RESULT_MARKER + json.dumps(result), flush=True)
+    if answered_as_worker(args, run_worker):
         return 0
 
     sizes = dict(QUICK_SIZES if args.quick else FULL_SIZES)

@@ -11,7 +11,6 @@ import os
 import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from hdmf.spec import NamespaceCatalog
 from hdmf.utils import docval, generate_array_html_repr, getargs, popargs
 from zarr.abc.store import Store
 from zarr.core.group import AsyncGroup, GroupMetadata
-from zarr.storage import FsspecStore, LocalStore, StorePath
+from zarr.storage import StorePath
 
 from . import _dtypes
 from ._convention import (
@@ -39,9 +38,10 @@ from ._convention import (
     spec_location,
 )
 from ._convert.h5links import kept_links
-from ._icechunk import Version, icechunk_types, is_icechunk_store, is_remote_repository
+from ._icechunk import Version, is_icechunk_store, is_remote_repository
 from ._icechunk import commit as commit_icechunk
 from ._icechunk import open_store as open_repository
+from ._ioargs import OPEN_ARGS, SUPPORTED_ZARR_STORES, WRITE_OPTIONS
 from ._namespaces import add_spec_nodes, load_namespaces_from_index
 from ._read.arrays import WriteHooks
 from ._read.builders import BuilderReader, StoreIndex, load_index, make_reference_dataset
@@ -55,7 +55,6 @@ from ._stores import (
     is_url,
     normalize_path,
     not_found,
-    obstore_types,
     open_store,
     remote_options,
     store_format,
@@ -81,95 +80,11 @@ __all__ = [
     "SUPPORTED_ZARR_STORES",
 ]
 
-SUPPORTED_ZARR_STORES = (LocalStore, FsspecStore, Store)
-_PATH_TYPES = (str, Path, *SUPPORTED_ZARR_STORES, *obstore_types(), *icechunk_types())
-
-
-#: keyword arguments that write() and export() share
-_WRITE_OPTIONS = (
-    {"name": "max_threads_per_process", "type": int, "doc": "thread limit in each worker", "default": None},
-    {
-        "name": "multiprocessing_context",
-        "type": str,
-        "doc": "how worker processes start: 'forkserver' (the default where it exists), 'spawn' or 'fork'",
-        "default": None,
-    },
-    {"name": "consolidate_metadata", "type": bool, "doc": "write consolidated metadata", "default": True},
-    {
-        "name": "progress",
-        "type": (bool, dict),
-        "doc": "show progress bars for the data written (True, or a dict of tqdm keywords)",
-        "default": False,
-    },
-    {
-        "name": "sharding",
-        "type": None,
-        "doc": "shard big arrays: 'auto' (big arrays with automatic chunks), True, False or a ShardingPolicy",
-        "default": "auto",
-    },
-)
-
 
 class ZarrIO(PartialWriteMixin, HDMFIO):
     """Read and write HDMF files as Zarr v3 hierarchies."""
 
-    @docval(
-        {
-            "name": "path",
-            "type": _PATH_TYPES,
-            "doc": "a folder, .zip file, URL or zarr Store; or an Icechunk Repository, Session, or a folder or s3:// "
-            "prefix holding a repository",
-        },
-        {
-            "name": "mode",
-            "type": str,
-            "doc": "'r' read, 'r+' read/write (must exist), 'a' read/write (create if absent), "
-            "'w' create (overwrite), 'w-' or 'x' create (fail if it exists)",
-        },
-        {"name": "manager", "type": BuildManager, "doc": "the BuildManager to use", "default": None},
-        {"name": "storage_options", "type": dict, "doc": "fsspec options for remote stores", "default": None},
-        {
-            "name": "force_overwrite",
-            "type": bool,
-            "doc": "with mode 'w', replace an existing file or non-Zarr folder at path",
-            "default": False,
-        },
-        {
-            "name": "allow_pickle",
-            "type": bool,
-            "doc": "when reading a legacy Zarr v2 file, unpickle any object (this runs code the file names); "
-            "by default only plain data is unpickled",
-            "default": False,
-        },
-        {
-            "name": "allow_incomplete",
-            "type": bool,
-            "doc": "open a file whose writer did not finish (to salvage what was written); by default such a file "
-            "raises IncompleteFileError",
-            "default": False,
-        },
-        {
-            "name": "branch",
-            "type": str,
-            "doc": "Icechunk: the branch to read or write (default 'main')",
-            "default": None,
-        },
-        {"name": "tag", "type": str, "doc": "Icechunk: the tag to read", "default": None},
-        {"name": "snapshot_id", "type": str, "doc": "Icechunk: the snapshot to read", "default": None},
-        {
-            "name": "commit_message",
-            "type": str,
-            "doc": "Icechunk: the message of the commit that close() makes (default: names the operation and file)",
-            "default": None,
-        },
-        {
-            "name": "external_link_policy",
-            "type": None,
-            "doc": "where external links may lead: None (the default: stores next to this file or below its "
-            "folder, the same bucket and prefix for URLs), 'any', or a list of allowed folders and URL prefixes",
-            "default": None,
-        },
-    )
+    @docval(*OPEN_ARGS)
     def __init__(self, **kwargs):
         path, mode, manager, storage_options, force_overwrite, allow_pickle = popargs(
             "path", "mode", "manager", "storage_options", "force_overwrite", "allow_pickle", kwargs
@@ -376,7 +291,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         {"name": "link_data", "type": bool, "doc": "link (True) or copy (False) zarr arrays", "default": True},
         {"name": "exhaust_dci", "type": bool, "doc": "write DataChunkIterators to the end", "default": True},
         {"name": "number_of_jobs", "type": int, "doc": "worker processes for GenericDataChunkIterators", "default": 1},
-        *_WRITE_OPTIONS,
+        *WRITE_OPTIONS,
     )
     def write(self, **kwargs):
         """Write a container (usually an NWBFile) to the store."""
@@ -463,7 +378,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             "(in threads: chunk copy is I/O and the codecs release the GIL)",
             "default": 1,
         },
-        *_WRITE_OPTIONS,
+        *WRITE_OPTIONS,
     )
     def export(self, **kwargs):
         """Export the contents of another IO (Zarr or HDF5) into this store (mode 'w')."""
