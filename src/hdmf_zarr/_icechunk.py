@@ -111,6 +111,13 @@ def is_remote_repository(url: str, options: dict | None) -> bool:
     return bool(_module().Repository.exists(s3_storage(url, options)))
 
 
+def remote_repository(url: str, options: dict | None) -> Any:
+    """The Icechunk Repository at the ``s3://`` prefix ``url``, or None when it holds none."""
+    if not is_remote_repository(url, options):
+        return None
+    return _module().Repository.open(s3_storage(url, options))
+
+
 def open_store(path: Any, mode: str, version: Version, storage_options: dict | None = None) -> Store:
     """A zarr store over the session ``mode`` needs of the repository (or session, or store) ``path``."""
     icechunk = _module()

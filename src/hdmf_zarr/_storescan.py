@@ -122,23 +122,22 @@ def _damage_reason(err: DamagedFileError) -> str:
 def _read_document(scan: Scan, key: str, raw: bytes) -> tuple[Any, Any]:
     """``(JSON value, metadata)`` of the document ``raw`` of the node at ``key``; a problem added (and the
     metadata None) when it is damaged. The JSON value is None when it is not JSON."""
+
+    def damaged(kind: str, message: str, doc: Any = None) -> tuple[Any, None]:
+        scan.damaged.add(key)
+        scan.add(key, kind, message)
+        return doc, None
+
     try:
         doc = decode_document(raw, key, scan.location)
     except DamagedFileError as err:
-        scan.damaged.add(key)
-        scan.add(key, "damaged-metadata", _damage_reason(err))
-        return None, None
+        return damaged("damaged-metadata", _damage_reason(err))
     try:
-        meta = parse_node(key, doc, scan.location)
+        return doc, parse_node(key, doc, scan.location)
     except DamagedFileError as err:
-        scan.damaged.add(key)
-        scan.add(key, "damaged-metadata", _damage_reason(err))
-        return doc, None
+        return damaged("damaged-metadata", _damage_reason(err), doc)
     except MissingCodecError as err:
-        scan.damaged.add(key)
-        scan.add(key, "missing-codec", str(err))
-        return doc, None
-    return doc, meta
+        return damaged("missing-codec", str(err), doc)
 
 
 async def _scan(store: Store) -> Scan:

@@ -38,7 +38,7 @@ from ._convention import (
     spec_location,
 )
 from ._convert.h5links import kept_links
-from ._icechunk import Version, is_icechunk_store, is_remote_repository
+from ._icechunk import Version, is_icechunk_store, remote_repository
 from ._icechunk import commit as commit_icechunk
 from ._icechunk import open_store as open_repository
 from ._ioargs import OPEN_ARGS, SUPPORTED_ZARR_STORES, WRITE_OPTIONS
@@ -197,8 +197,8 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             self._write_root_document()
         elif found == 2 and not self.__read_only:
             raise ValueError(self._v2_hint())
-        elif found is None and not is_icechunk_store(store) and self._is_remote_repository():
-            self.__store = open_repository(self.__path, self.__mode, self.__version, self.__storage_options)
+        elif found is None and not is_icechunk_store(store) and (repository := self._remote_repository()):
+            self.__store = open_repository(repository, self.__mode, self.__version)
             return self._open_hierarchy(self.__store)
         elif found is None and self.__mode == "a":
             self._write_root_document()
@@ -213,14 +213,14 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
             self.__session.check_readable(index)
             self.__file = index.group("")
 
-    def _is_remote_repository(self) -> bool:
-        """True when the URL opened holds no Zarr hierarchy but an Icechunk repository (asked only then)."""
+    def _remote_repository(self) -> Any:
+        """The Icechunk repository at the URL opened, which holds no Zarr hierarchy (asked only then), or None."""
         if not isinstance(self.__path, str) or not is_url(self.__path):
-            return False
+            return None
         try:
-            return is_remote_repository(self.__path, self.__storage_options)
+            return remote_repository(self.__path, self.__storage_options)
         except ImportError:
-            return False
+            return None
 
     def _write_root_document(self) -> None:
         """A new file's root: marked as being written until the writer's last step."""
