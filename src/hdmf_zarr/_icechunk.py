@@ -121,6 +121,7 @@ def remote_repository(url: str, options: dict | None) -> Any:
 def open_store(path: Any, mode: str, version: Version, storage_options: dict | None = None) -> Store:
     """A zarr store over the session ``mode`` needs of the repository (or session, or store) ``path``."""
     icechunk = _module()
+    location = path if isinstance(path, str) else None
     read_only = mode in ("r", "r-")
     if isinstance(path, icechunk.IcechunkStore):
         return path
@@ -134,10 +135,19 @@ def open_store(path: Any, mode: str, version: Version, storage_options: dict | N
         path = icechunk.Repository.open(storage) if exists else icechunk.Repository.create(storage, new_config())
     if not isinstance(path, icechunk.Repository):
         raise TypeError(f"Cannot open {type(path).__name__} as an Icechunk repository.")
+    virtual = bool(path.config.virtual_chunk_containers)
+    if virtual:  # a virtual file: allowed to read its sources, which must not have changed
+        from ._virtual.icechunkrefs import authorized
+
+        path = authorized(path, storage_options)
     if read_only:
         if version.is_default():
             version = Version(branch=DEFAULT_BRANCH)
         session = path.readonly_session(version.branch, tag=version.tag, snapshot_id=version.snapshot_id)
+        if virtual:
+            from ._virtual.icechunkrefs import check_snapshot
+
+            check_snapshot(path, session.snapshot_id, storage_options, location or "the Icechunk repository")
         return session.store
     if version.tag is not None or version.snapshot_id is not None:
         raise ValueError(f"Mode '{mode}' writes to a branch: give branch=, not tag= or snapshot_id=.")

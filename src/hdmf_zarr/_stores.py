@@ -52,6 +52,11 @@ def is_url(path: Any) -> bool:
     return isinstance(path, str) and "://" in path
 
 
+def is_reference_path(path: Any) -> bool:
+    """True for a path or URL naming a JSON reference file (a virtual file), by its ``.json`` suffix."""
+    return isinstance(path, str) and path.lower().rstrip("/").endswith(".json")
+
+
 def normalize_path(path: Any) -> Any:
     """Absolute local paths (symlinks resolved); URLs and Store objects as given."""
     if isinstance(path, Path):
@@ -256,6 +261,8 @@ def open_store(
         if not read_only and store.read_only:
             raise ValueError(f"Cannot open the read-only store {store} in mode '{mode}'.")
         return store
+    if is_reference_path(path):
+        return _open_references(path, mode, storage_options)
     if is_url(path) or storage_options is not None:
         return _open_url(str(path), mode, storage_options)
     if path.endswith(".zip"):
@@ -270,6 +277,20 @@ def open_store(
     if mode == "w":
         _clear_local(path, force_overwrite)
     return FolderStore(path, read_only=read_only)
+
+
+def _open_references(path: str, mode: str, storage_options: dict | None) -> Store:
+    """A JSON reference file (a virtual file, see ``hdmf_zarr.virtual``), read-only."""
+    from ._virtual.jsonrefs import open_reference_store
+
+    if mode not in READ_MODES:
+        raise ValueError(
+            f"Cannot open '{path}' in mode '{mode}': a JSON reference file is read-only. Make it again with "
+            "hdmf-zarr convert --virtual, or convert it to a Zarr file to change it."
+        )
+    if not is_url(path) and not os.path.isfile(path):
+        raise not_found(path, mode, "no such file")
+    return open_reference_store(path, storage_options)
 
 
 def _open_zip(path: str, mode: str, force_overwrite: bool) -> Store:

@@ -379,10 +379,10 @@ def summarize(
 
         store = None
     else:
-        from ._stores import get_store_path, normalize_path, open_store
+        from ._stores import get_store_path, is_reference_path, normalize_path, open_store
 
         store = open_store(normalize_path(path), "r", storage_options)
-        location = get_store_path(store)
+        location = f"{path} (JSON reference file)" if is_reference_path(path) else get_store_path(store)
     if store is not None:
         sizes = sync(_list_store(store))
 

@@ -198,7 +198,7 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         elif found == 2 and not self.__read_only:
             raise ValueError(self._v2_hint())
         elif found is None and not is_icechunk_store(store) and (repository := self._remote_repository()):
-            self.__store = open_repository(repository, self.__mode, self.__version)
+            self.__store = open_repository(repository, self.__mode, self.__version, self.__storage_options)
             return self._open_hierarchy(self.__store)
         elif found is None and self.__mode == "a":
             self._write_root_document()
@@ -359,6 +359,14 @@ class ZarrIO(PartialWriteMixin, HDMFIO):
         for item in plan.builders:
             self._written_builders.set_written(item)
         return written
+
+    def _write_plan(self, plan: Any, options: WriteOptions) -> None:
+        """Write ``plan``, made without builders (a storage-level conversion), as this new file's content."""
+        with self._failing_marks_unfinished():
+            written = self._commit_plan(plan, {}, True, options)
+            finish_root(self.__store, written, mark=self.__session.mark, location=self.source)
+        self.__modified = False
+        self.__session.mark = None
 
     def _existing_nodes(self) -> dict[str, Any]:
         if self.__reader is not None and not self.__modified and isinstance(self.__reader.index, StoreIndex):

@@ -7,6 +7,7 @@ command line. Errors are printed as one line; ``--debug`` shows the full traceba
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 import warnings
@@ -182,8 +183,14 @@ def _compressor_option(ctx: click.Context, param: click.Parameter, value: str | 
         raise click.BadParameter(str(err), ctx=ctx, param=param) from None
 
 
+def _source_argument(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if "://" not in value and not os.path.lexists(value):
+        raise click.BadParameter(f"Path '{value}' does not exist.", ctx=ctx, param=param)
+    return value
+
+
 @cli.command(context_settings=CONTEXT)
-@click.argument("src", type=click.Path(exists=True))
+@click.argument("src", callback=_source_argument)
 @click.argument("dst", type=click.Path())
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Datasets copied at the same time."
@@ -215,6 +222,12 @@ def _compressor_option(ctx: click.Context, param: click.Parameter, value: str | 
     "main; objects linked from other HDF5 files are copied in.",
 )
 @click.option(
+    "--virtual",
+    is_flag=True,
+    help="HDF5 SRC (a path or s3:// URL): write DST with references to SRC's chunks instead of copies: one JSON "
+    "reference file when DST ends in .json, else an Icechunk repository.",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="Replace DST if it exists (an Icechunk repository: commit the new content on top of its history).",
@@ -235,6 +248,7 @@ def convert(
     compressor: list[Any] | None,
     copy_links: bool,
     icechunk: bool,
+    virtual: bool,
     overwrite: bool,
     allow_pickle: bool,
     storage_options: dict[str, Any] | None,
@@ -245,18 +259,25 @@ def convert(
     The direction comes from SRC's content and DST's name: .zarr (or .zarr.zip) makes a Zarr v3
     store, .nwb, .h5 or .hdf5 an HDF5 file; with --icechunk, DST is an Icechunk repository whatever
     its name. Chunking and compression are carried over; chunks whose codecs match are copied
-    without recompressing them. --storage-options apply to an s3:// DST.
+    without recompressing them. With --virtual, DST references SRC's chunks instead (see
+    hdmf_zarr.virtual). --storage-options apply to s3:// URLs.
     """
     from tqdm import tqdm
 
     from ._convert import convert as _convert
 
+    if virtual:
+        others = icechunk or compressor is not None or copy_links or not chunk_copy
+        _convert_virtual(src, dst, others, storage_options, overwrite)
+        return
     try:
         target = "icechunk" if icechunk else _convert.destination_format(dst)
     except _convert.ConversionError as err:
         raise click.BadParameter(str(err), param_hint="DST") from None
     if storage_options is not None and "://" not in dst:
         raise click.BadParameter("apply to a URL destination (s3://...) only", param_hint="--storage-options")
+    if "://" in src:
+        raise click.BadParameter("convert reads local files; URLs are read with --virtual only", param_hint="SRC")
     if icechunk:
         _quiet_icechunk(dst, force=True)
     if target == "hdf5" and compressor is not None:
@@ -295,6 +316,31 @@ def convert(
         snapshot = open_repository(dst, storage_options).lookup_branch(DEFAULT_BRANCH)
         written = f"Icechunk repository, branch {DEFAULT_BRANCH} at snapshot {snapshot}"
     click.echo(f"Converted {src} ({_convert.FORMAT_NAMES[kind]}) -> {dst} ({written}) in {elapsed:.1f} s")
+
+
+def _convert_virtual(
+    src: str, dst: str, other_options: bool, storage_options: dict[str, Any] | None, overwrite: bool
+) -> None:
+    from .virtual import virtualize
+
+    if other_options:
+        raise click.BadParameter(
+            "references SRC's chunks as they are: leave out --icechunk (DST's name chooses), --compressor, "
+            "--copy-links and --recompress",
+            param_hint="--virtual",
+        )
+    if storage_options is not None and "://" not in dst and "://" not in src:
+        raise click.BadParameter("apply to URLs (s3://...) only", param_hint="--storage-options")
+    if not dst.lower().endswith(".json"):
+        _quiet_icechunk(dst, force=True)
+    made = virtualize(src, dst, storage_options=storage_options, overwrite=overwrite)
+    what = "JSON reference file" if made.kind == "json" else "Icechunk repository"
+    size = f", {made.size:,} bytes" if made.size is not None else ""
+    click.echo(
+        f"Virtualized {src} -> {dst} ({what}{size}): {made.referenced_chunks:,} chunks referenced "
+        f"({made.referenced_bytes:,} bytes of {src} left in place), {made.stored_arrays:,} arrays stored, "
+        f"in {made.seconds:.1f} s"
+    )
 
 
 # ------------------------------------------------------------------------------------------- validate

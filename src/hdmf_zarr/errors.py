@@ -13,6 +13,7 @@ __all__ = [
     "MissingChunkError",
     "MissingCodecError",
     "PlanError",
+    "SourceChangedError",
     "StoreNotFoundError",
     "StoreUnreachableError",
     "UnresolvableDtypeError",
@@ -97,3 +98,8 @@ class UnsafeLinkError(PermissionError):
 
 class InvalidNameError(ValueError):
     """A group, dataset or link name that Zarr forbids or a store cannot hold."""
+
+
+class SourceChangedError(DamagedFileError):
+    """A virtual file's source (the HDF5 file whose chunks it references) changed or is gone since it was made;
+    reading on would give wrong data. Make the virtual file again (``hdmf-zarr convert --virtual``)."""

@@ -220,13 +220,9 @@ def _remove(path: str) -> None:
 
 
 def _hdf5_to_zarr(src: str, dst: Any, copy_links: bool, options: WriteOptions, **writer_args: Any) -> None:
-    from pynwb import NWBHDF5IO
+    from .storage import convert_hdf5
 
-    from ..nwb import NWBZarrIO
-
-    write_args = {"link_data": False} if copy_links else None
-    with NWBHDF5IO(src, mode="r") as reader, NWBZarrIO(dst, mode="w", **writer_args) as writer:
-        writer._export(reader, options, write_args=write_args)
+    convert_hdf5(src, dst, options, copy_links, **writer_args)
 
 
 def _zarr_to_zarr(src: str, dst: Any, options: WriteOptions, **writer_args: Any) -> None:

@@ -6,9 +6,12 @@ only a specification knows: the spec dtype (the stored dtype is used) and dimens
 (``_ARRAY_DIMENSIONS`` is not written). Numeric datasets are ``CopiedSource`` copies (stored chunks are
 copied as they are where the filters match); text, references, compounds and scalars are read into memory.
 
-Skipped with a warning: external links (this first step does not convert the linked file), dangling soft
-links, region references, attributes with no JSON form (arrays of references, compounds, empty values) and
-datasets with a null dataspace.
+External links are walked into (the linked object is written as if it were here) unless ``link_source`` gives
+a store to link to. With ``reference_url`` (virtual files), numeric datasets whose stored chunks zarr can read
+become references to those chunks (``h5chunks.py``) instead of copies.
+
+Skipped with a warning: dangling soft and external links, region references, attributes with no JSON form
+(arrays of references, compounds, empty values) and datasets with a null dataspace.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import posixpath
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,54 +38,45 @@ from .._convention import (
 )
 from .._write.copy import copy_settings, region_converter, source_dtype
 from .._write.options import WriteOptions
-from .._write.plan import ArrayNode, CopiedSource, GroupNode, InMemory, WritePlan
+from .._write.plan import ArrayNode, ChunkReferences, CopiedSource, GroupNode, InMemory, WritePlan
+from .h5chunks import StoredChunks, stored_chunks
 
 
-def plan_from_hdf5(h5file: Any, options: WriteOptions | None = None, max_name_bytes: int | None = None) -> WritePlan:
+def plan_from_hdf5(
+    h5file: Any,
+    options: WriteOptions | None = None,
+    max_name_bytes: int | None = None,
+    reference_url: Callable[[Any], str] | None = None,
+    link_source: Callable[[str], str | None] | None = None,
+) -> WritePlan:
     """The write plan of every object of the open h5py File ``h5file`` (see the module docstring).
 
-    ``max_name_bytes`` is the longest node name the destination holds (None: no limit).
+    ``max_name_bytes`` is the longest node name the destination holds (None: no limit). With
+    ``reference_url`` (h5py File -> the URL its chunks are referenced at), datasets whose stored chunks zarr
+    can read are ``ChunkReferences`` to them instead of copies (a virtual file). ``link_source(file)`` gives
+    the ``_LINKS`` source of an external link into the HDF5 file ``file``, or None to walk the linked object in
+    as if it were here (the default for every link).
     """
-    return _Walk(h5file, options or WriteOptions(), max_name_bytes).run()
-
-
-def convert_hdf5_storage(source_path: str, destination: str, options: WriteOptions | None = None) -> dict[str, Any]:
-    """Translate the HDF5 file ``source_path`` into a new Zarr v3 file at ``destination`` (replaced if there).
-
-    The root is written first with a "writing" mark, then the plan is committed, then the root is replaced
-    without the mark and with consolidated metadata. Returns the metadata of every node written.
-    """
-    import h5py
-    from zarr.core.group import GroupMetadata
-
-    from .._stores import open_store, store_location
-    from .._write.commit import Committer, finish_root
-    from .._write.sharding import apply_sharding
-    from .._writestate import WRITING, new_mark
-
-    options = options or WriteOptions()
-    store = open_store(os.fspath(destination), "w")
-    try:
-        with h5py.File(source_path, "r") as handle:
-            plan = plan_from_hdf5(handle, options, _names.max_name_bytes(store_location(store)))
-            apply_sharding(plan.arrays.values(), options.sharding)
-            mark = new_mark(WRITING)
-            Committer(store).commit_root(GroupMetadata(), mark)
-            written = Committer(store, options=options, root_mark=mark).commit(plan)
-        finish_root(store, written, mark=mark, location=str(destination))
-    finally:
-        store.close()
-    return written
+    return _Walk(h5file, options or WriteOptions(), max_name_bytes, reference_url, link_source).run()
 
 
 class _Walk:
-    def __init__(self, h5file: Any, options: WriteOptions, max_name_bytes: int | None) -> None:
+    def __init__(
+        self,
+        h5file: Any,
+        options: WriteOptions,
+        max_name_bytes: int | None,
+        reference_url: Callable[[Any], str] | None,
+        link_source: Callable[[str], str | None] | None,
+    ) -> None:
         import h5py
 
         self.h5py = h5py
         self.file = h5file
         self.options = options
         self.max_name_bytes = max_name_bytes
+        self.reference_url = reference_url
+        self.link_source = link_source
         self.plan = WritePlan()
 
     def run(self) -> WritePlan:
@@ -99,15 +94,10 @@ class _Walk:
             if isinstance(link, h5py.SoftLink):
                 self.soft_link(node, group, name, link.path)
                 continue
-            if isinstance(link, h5py.ExternalLink):
-                warnings.warn(
-                    f"/{child_key}: external link to '{link.path}' in '{link.filename}' skipped "
-                    "(storage-level conversion does not convert linked files yet)",
-                    stacklevel=4,
-                )
-                continue
             _names.check_node_name(name, "/" + child_key, self.max_name_bytes)
-            obj = group[name]
+            obj = self.external(node, group, name, link) if isinstance(link, h5py.ExternalLink) else group[name]
+            if obj is None:
+                continue
             if isinstance(obj, h5py.Group):
                 self.group(obj, child_key)
             else:
@@ -121,6 +111,20 @@ class _Walk:
             return
         _names.check_node_name(name, where)
         node.links.append(link_entry(name, SAME_STORE, target))
+
+    def external(self, node: GroupNode, group: Any, name: str, link: Any) -> Any:
+        """The object an external link leads to, to walk in; None when it became a ``_LINKS`` entry or is gone."""
+        where = "/" + join_key(node.key, name)
+        try:
+            target = group[name]
+        except (KeyError, OSError) as err:
+            warnings.warn(f"{where}: external link to '{link.path}' in '{link.filename}' skipped ({err})", stacklevel=6)
+            return None
+        source = self.link_source(os.path.abspath(target.file.filename)) if self.link_source else None
+        if source is None:
+            return target
+        node.links.append(link_entry(name, source, link.path))
+        return None
 
     def attributes(self, obj: Any, key: str) -> dict[str, Any]:
         where = "/" + key
@@ -152,12 +156,26 @@ class _Walk:
         if isinstance(value, np.ndarray) and value.dtype.kind == "O" and value.size:
             if any(isinstance(v, h5py.Reference) for v in value.flat):
                 raise TypeError(f"Cannot store attribute '{name}' on '{where}': arrays of references are not supported")
+        if _has_bytes_beyond_utf8(value):
+            warnings.warn(
+                f"{where}: attribute '{name}' holds text that is not UTF-8; it is read as Latin-1", stacklevel=6
+            )
+            value = _latin1_text(value)
         return dt.json_safe_attribute(name, value, where)
 
     def ref_path(self, ref: Any) -> str:
         if not ref:
             return ""
         return self.file[ref].name
+
+    def references(self, ds: Any) -> tuple[ChunkReferences, StoredChunks] | None:
+        """The dataset's stored chunks as references (virtual files), or None when its values are copied."""
+        if self.reference_url is None:
+            return None
+        found = stored_chunks(ds)
+        if found is None:
+            return None
+        return ChunkReferences(self.reference_url(ds.file), found.ranges, found.complete), found
 
     # ------------------------------------------------------------------ datasets
     def dataset(self, ds: Any, key: str) -> None:
@@ -199,6 +217,14 @@ class _Walk:
             values = np.asarray(ds[()], dtype=stored)
             self.add(ArrayNode(key, shape, stored, attrs, settings, InMemory(values)))
             return
+        referenced = self.references(ds)
+        if referenced is not None:
+            refs, found = referenced
+            settings = {"chunks": found.chunks, "serializer": found.codecs[0], "compressors": found.codecs[1:] or None}
+            if ds.fillvalue is not None:
+                settings["fill_value"] = np.asarray(ds.fillvalue).item()
+            self.add(ArrayNode(key, shape, stored, attrs, settings, refs))
+            return
         self.add(ArrayNode(key, shape, stored, attrs, settings, CopiedSource(ds, region_converter(ds, stored))))
 
     def compound(self, ds: Any, key: str, attrs: dict[str, Any], settings: dict[str, Any]) -> None:
@@ -236,3 +262,27 @@ class _Walk:
 def _text_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Storage settings of a text array: the chunking and compressors, no fill value nor filters."""
     return {k: v for k, v in settings.items() if k in ("chunks", "compressors")}
+
+
+def _has_bytes_beyond_utf8(value: Any) -> bool:
+    if isinstance(value, bytes):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+        return False
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+        return any(_has_bytes_beyond_utf8(v) for v in value.flat)
+    return False
+
+
+def _latin1_text(value: Any) -> Any:
+    """Text an HDF5 writer stored in a single-byte encoding (MATLAB writes "µV" as b"\\xb5V"), as str."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
+    if isinstance(value, np.ndarray):
+        return np.array([_latin1_text(v) for v in value.flat], dtype=object).reshape(value.shape)
+    return value

@@ -32,7 +32,7 @@ from zarr.core.buffer import Buffer, default_buffer_prototype
 
 from .._arrays import chunk_coords, chunk_count, chunk_region
 from .._chunkrecord import stores_every_chunk
-from .._convert.h5filters import is_h5py_dataset
+from .._convert.h5filters import is_h5py_dataset, stored_chunk_codecs
 from .copy import copy_block_shape, iter_regions
 from .encode import ChunkEncoder
 from .options import WriteOptions
@@ -41,8 +41,6 @@ from .plan import CopiedSource, InMemory
 #: a chunk that is absent from the source and must stay absent (both sides read it as the fill value)
 ABSENT = object()
 
-#: HDF5 filter id -> the zarr v3 codec that stores the same bytes
-_H5_FILTER_CODECS = {1: "numcodecs.zlib", 2: "numcodecs.shuffle", 32001: "numcodecs.blosc", 32015: "numcodecs.zstd"}
 _FIXED_KINDS = "biufc"
 
 RawFetch = Callable[[tuple[int, ...]], Awaitable[Any]]  # chunk coords -> Buffer | ABSENT | None (decode it)
@@ -68,36 +66,28 @@ def _chunk_shape(meta: Any) -> tuple[int, ...] | None:
     return tuple(shape) if shape is not None else None
 
 
-def _h5_filters(dataset: Any) -> list[tuple[int, tuple]]:
-    """``(filter id, client values)`` of each filter in the dataset's pipeline, in order."""
-    plist = dataset.id.get_create_plist()
-    filters = (plist.get_filter(i) for i in range(plist.get_nfilters()))
-    return [(code, values) for code, _flags, values, _name in filters]
+def _same_codecs(found: list[Any], wanted: list[Any], dtype: np.dtype) -> bool:
+    """True when codecs ``found`` decode what ``wanted`` encodes: same codecs in order (levels aside)."""
+    if len(found) != len(wanted) or not found or not _bytes_codec_matches(wanted[0], dtype):
+        return False
+    for ours, theirs in zip(found[1:], wanted[1:]):
+        ours, theirs = ours.to_dict(), theirs.to_dict()
+        if ours.get("name") != theirs.get("name"):
+            return False
+        if ours["name"] == "numcodecs.shuffle" and ours.get("configuration") != theirs.get("configuration"):
+            return False
+    return True
 
 
 def h5_chunks_match(dataset: Any, meta: Any) -> bool:
     """True when the stored chunks of h5py ``dataset`` are valid chunks of an array with metadata ``meta``."""
     dtype = np.dtype(dataset.dtype)
-    if dataset.chunks is None or dataset.is_virtual or dataset.external or dtype.kind not in _FIXED_KINDS:
+    if dataset.chunks is None or _chunk_shape(meta) != tuple(dataset.chunks):
         return False
-    if dtype.names or dtype.subdtype is not None or _chunk_shape(meta) != tuple(dataset.chunks):
+    if meta.data_type.to_native_dtype().newbyteorder("<") != dtype.newbyteorder("<"):
         return False
-    target = meta.data_type.to_native_dtype()
-    if target.newbyteorder("<") != dtype.newbyteorder("<"):
-        return False
-    codecs = list(meta.codecs)
-    if not codecs or not _bytes_codec_matches(codecs[0], dtype):
-        return False
-    filters = _h5_filters(dataset)
-    if len(filters) != len(codecs) - 1:
-        return False
-    for (code, _values), codec in zip(filters, codecs[1:]):
-        name = codec.to_dict().get("name")
-        if _H5_FILTER_CODECS.get(code) != name:
-            return False
-        if code == 2 and codec.to_dict().get("configuration", {}).get("elementsize") != dtype.itemsize:
-            return False
-    return True
+    codecs = stored_chunk_codecs(dataset)
+    return codecs is not None and _same_codecs(codecs, list(meta.codecs), dtype)
 
 
 def _fill_json(meta: Any) -> Any:

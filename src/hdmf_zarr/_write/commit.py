@@ -39,7 +39,7 @@ from ..errors import PlanError  # noqa: F401  (raised here; importable from here
 from .chunkcopy import ArrayCopy, run_bounded, stage_small_sources
 from .encode import encode_single_chunk, write_chunks
 from .options import WriteOptions
-from .plan import ArrayNode, ChunkIterator, CopiedSource, DaskBlocks, GroupNode, WritePlan
+from .plan import ArrayNode, ChunkIterator, ChunkReferences, CopiedSource, DaskBlocks, GroupNode, WritePlan
 
 #: arrays whose data is at most this many bytes are encoded in the staging batch
 SMALL_ARRAY_BYTES = 4 << 20
@@ -117,7 +117,9 @@ class MetadataFactory:
 
 
 def _written_in_full(node: ArrayNode) -> bool:
-    """True for arrays whose every chunk this commit writes (not iterators, which may leave gaps)."""
+    """True for arrays whose every chunk this commit writes (not iterators, which may leave gaps) or references."""
+    if isinstance(node.data, ChunkReferences):
+        return node.data.complete and len(node.shape) > 0 and all(n > 0 for n in node.shape)
     has_data = node.values is not None or isinstance(node.data, (CopiedSource, DaskBlocks))
     return has_data and len(node.shape) > 0 and all(n > 0 for n in node.shape)
 

@@ -77,8 +77,19 @@ class DaskBlocks:
     array: Any
 
 
+@dataclass
+class ChunkReferences:
+    """Chunks kept where they are: ``ranges`` maps chunk coordinates to the ``(offset, length)`` of the chunk's
+    bytes in the file at ``url``; chunks not listed read as the fill value. ``complete``: every chunk is listed.
+    The commit writes only the array's metadata; a virtual file's writer stores the references."""
+
+    url: str
+    ranges: dict[tuple[int, ...], tuple[int, int]]
+    complete: bool
+
+
 #: what an ``ArrayNode`` is filled from; None once its data is written (or when it has none)
-ArrayData = InMemory | CopiedSource | ChunkIterator | DaskBlocks | None
+ArrayData = InMemory | CopiedSource | ChunkIterator | DaskBlocks | ChunkReferences | None
 
 
 @dataclass

@@ -31,6 +31,7 @@ class RequestLog:
 
     by_method: Counter = field(default_factory=Counter)
     lines: list[str] = field(default_factory=list)  # "METHOD /path?query", in arrival order
+    body_bytes: Counter = field(default_factory=Counter)  # response body bytes sent, by "/bucket/key" path
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, method: str, target: str) -> None:
@@ -38,10 +39,20 @@ class RequestLog:
             self.by_method[method] += 1
             self.lines.append(f"{method} {target}")
 
+    def add_bytes(self, path: str, count: int) -> None:
+        with self.lock:
+            self.body_bytes[path] += count
+
     def reset(self) -> None:
         with self.lock:
             self.by_method.clear()
             self.lines.clear()
+            self.body_bytes.clear()
+
+    def bytes_sent(self, path_prefix: str = "") -> int:
+        """Response body bytes sent for paths starting with ``path_prefix`` (e.g. "/bucket/file.nwb")."""
+        with self.lock:
+            return sum(n for path, n in self.body_bytes.items() if path.startswith(path_prefix))
 
     @property
     def total(self) -> int:
@@ -64,7 +75,10 @@ class _Counting:
         query = environ.get("QUERY_STRING")
         target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
         self.log.add(environ.get("REQUEST_METHOD", "?"), target)
-        return self.app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        for chunk in self.app(environ, start_response):
+            self.log.add_bytes(path, len(chunk))
+            yield chunk
 
 
 class _ThreadedServer(ThreadingMixIn, WSGIServer):
