@@ -7,7 +7,10 @@
   the first chunk read, and must agree with the block on everything that decides how chunks decode
   (shape, data type, chunk grid, codecs, fill value): else ``InconsistentMetadataError``.
 
-Both live in a ``StorePath`` subclass that zarr's codec pipeline reads chunks through, so the zarr
+A chunk an Icechunk repository refuses because the file its virtual reference points into changed raises
+``SourceChangedError`` naming the dataset (Icechunk's own message names the source).
+
+All three live in a ``StorePath`` subclass that zarr's codec pipeline reads chunks through, so the zarr
 array itself (and ``array.store``, which tools read) is the usual one.
 """
 
@@ -22,10 +25,13 @@ from zarr.storage import StorePath
 
 from .._chunkrecord import is_recorded_chunk, recorded_shape
 from .._convention import V3_DOCUMENT, join_key
+from .._icechunk import is_icechunk_store
 from .._stores import get_store_path
-from ..errors import InconsistentMetadataError, MissingChunkError
+from ..errors import InconsistentMetadataError, MissingChunkError, SourceChangedError
 from .documents import decode_document, parse_node
 
+#: how Icechunk says that the source of a virtual chunk changed since the reference was made
+_CHANGED_SOURCE = "checksum of the object owning the virtual chunk has changed"
 #: metadata that decides how an array's chunks decode: the node document must agree with the block on these
 _DECODING_FIELDS = ("shape", "data_type", "chunk_grid", "chunk_key_encoding", "codecs", "fill_value")
 
@@ -39,6 +45,8 @@ class ArrayChecks:
         self.recorded = recorded_shape(metadata) is not None
 
     def where(self) -> str:
+        if is_icechunk_store(self.store):
+            return f"dataset '/{self.key}' of Icechunk snapshot {self.store.session.snapshot_id}"
         return f"dataset '/{self.key}' of '{get_store_path(self.store)}'"
 
     async def check_document(self) -> None:
@@ -104,7 +112,17 @@ class CheckedStorePath(StorePath):
         self, prototype: BufferPrototype | None = None, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
         await self.checks.check_document()
-        found = await super().get(prototype=prototype, byte_range=byte_range)
+        try:
+            found = await super().get(prototype=prototype, byte_range=byte_range)
+        except Exception as err:
+            if _CHANGED_SOURCE not in str(err):
+                raise
+            source = str(err).split(_CHANGED_SOURCE, 1)[1].strip().splitlines()[0].strip()
+            raise SourceChangedError(
+                f"Cannot read {self.checks.where()}: the file its chunks are referenced in {source} changed since "
+                "the virtual file was made; reading on would give other data. Make the virtual file again "
+                "(hdmf-zarr convert --virtual ... --overwrite)."
+            ) from err
         if found is None:
             self.checks.check_missing(self.path)
         return found
@@ -112,6 +130,6 @@ class CheckedStorePath(StorePath):
 
 def checked_store_path(store: Store, key: str, metadata: Any, check_document: bool) -> StorePath:
     """The StorePath to read the array at ``key`` through: checked where there is something to check."""
-    if not check_document and recorded_shape(metadata) is None:
+    if not check_document and recorded_shape(metadata) is None and not is_icechunk_store(store):
         return StorePath(store, key)
     return CheckedStorePath(store, key, ArrayChecks(store, key, metadata, check_document))

@@ -92,8 +92,10 @@ def check_sources(records: Any, storage_options: dict | None, location: str) -> 
             continue
         reason = _difference(recorded, storage_options)
         if reason is not None:
+            url = recorded.get("url") or ""
+            shown = local_path(url) or url
             raise SourceChangedError(
-                f"Cannot read the virtual file '{location}': its source '{recorded.get('url')}' changed since the "
+                f"Cannot read the virtual file '{location}': its source '{shown}' changed since the "
                 f"virtual file was made ({reason}), so its chunk references may point at other data. Make the "
-                f"virtual file again: hdmf-zarr convert --virtual {recorded.get('url')} {location} --overwrite"
+                f"virtual file again: hdmf-zarr convert --virtual {shown} {location} --overwrite"
             )
