@@ -301,3 +301,22 @@ def test_a_source_on_s3_is_virtualized_without_its_data_and_read_by_range(
 def _series_ranges(path: Path) -> list[tuple[int, int]]:
     with h5py.File(path, "r") as h5:
         return list(stored_chunks(h5["acquisition/es/data"]).ranges.values())
+
+
+def test_convert_copies_an_hdf5_file_from_s3(s3_server, s3_bucket, tmp_path: Path) -> None:
+    """The walker reads a remote HDF5 file through fsspec for a copy too (``hdmf-zarr convert s3://... local``)."""
+    import s3fs
+    from click.testing import CliRunner
+
+    from hdmf_zarr.cli import cli
+
+    local = tmp_path / "kinds.h5"
+    _storage_file(local)
+    options = s3_server.storage_options()
+    s3fs.S3FileSystem(**options).put(str(local), f"{s3_bucket}/kinds.h5")
+    destination = tmp_path / "copy.nwb.zarr"
+    arguments = ["convert", f"s3://{s3_bucket}/kinds.h5", str(destination), "--storage-options", json.dumps(options)]
+    done = CliRunner().invoke(cli, arguments)
+    assert done.exit_code == 0, done.output
+    with h5py.File(local, "r") as h5:
+        assert compare_storage(h5, zarr.open_group(str(destination), mode="r")) == []

@@ -274,10 +274,8 @@ def convert(
         target = "icechunk" if icechunk else _convert.destination_format(dst)
     except _convert.ConversionError as err:
         raise click.BadParameter(str(err), param_hint="DST") from None
-    if storage_options is not None and "://" not in dst:
-        raise click.BadParameter("apply to a URL destination (s3://...) only", param_hint="--storage-options")
-    if "://" in src:
-        raise click.BadParameter("convert reads local files; URLs are read with --virtual only", param_hint="SRC")
+    if storage_options is not None and "://" not in dst and "://" not in src:
+        raise click.BadParameter("apply to URLs (s3://...) only", param_hint="--storage-options")
     if icechunk:
         _quiet_icechunk(dst, force=True)
     if target == "hdf5" and compressor is not None:

@@ -29,6 +29,8 @@ def source_format(path: str) -> str:
 
     if not is_url(path) and not os.path.exists(path):
         raise ConversionError(f"'{path}' does not exist.")
+    if is_url(path) and path.lower().endswith(HDF5_SUFFIXES):
+        return "hdf5"  # read with h5py through fsspec
     if os.path.isfile(path) and h5py.is_hdf5(path):
         return "hdf5"
     try:
@@ -81,6 +83,8 @@ def parse_compressor(text: str) -> list[Any]:
 
 def logical_bytes(path: str, kind: str) -> int:
     """Uncompressed bytes of the fixed-size datasets of the source (for a progress bar)."""
+    if kind == "hdf5" and "://" in path:
+        return 0  # a remote file: no total rather than a walk of its metadata first
     if kind == "hdf5":
         import h5py
 
@@ -151,14 +155,17 @@ def convert(
         raise ConversionError("Both files are HDF5: there is nothing to convert.")
     if target == "hdf5" and compressors is not None:
         raise ConversionError("--compressor applies to Zarr destinations only.")
+    from .._stores import is_url
+
     options = WriteOptions(jobs=max(1, jobs), chunk_copy=chunk_copy, compressors=compressors, on_copied=progress)
+    source_options = storage_options if is_url(src) else None
     if icechunk:
-        _into_repository(src, dst, kind, storage_options, overwrite, allow_pickle, options)
+        _into_repository(src, dst, kind, storage_options, overwrite, allow_pickle, options, source_options)
         return kind, target
     _check_paths(src, dst, overwrite)
     try:
-        writer = {"storage_options": storage_options} if storage_options is not None else {}
-        _run(src, dst, kind, target, copy_links, allow_pickle, options, **writer)
+        writer = {"storage_options": storage_options} if storage_options is not None and is_url(dst) else {}
+        _run(src, dst, kind, target, copy_links, allow_pickle, options, source_options, **writer)
     except BaseException:
         _remove(dst)  # never leave a half-written file behind
         raise
@@ -166,14 +173,22 @@ def convert(
 
 
 def _run(
-    src: str, dst: Any, kind: str, target: str, copy_links: bool, allow_pickle: bool, options: WriteOptions, **writer
+    src: str,
+    dst: Any,
+    kind: str,
+    target: str,
+    copy_links: bool,
+    allow_pickle: bool,
+    options: WriteOptions,
+    source_options: dict | None = None,
+    **writer: Any,
 ) -> None:
     """The conversion itself; ``writer`` holds more arguments of the Zarr writer (storage options for a URL, the
     commit message for a repository)."""
     if target == "hdf5":
         _zarr_to_hdf5(src, dst, kind, allow_pickle)
     elif kind == "hdf5":
-        _hdf5_to_zarr(src, dst, copy_links, options, **writer)
+        _hdf5_to_zarr(src, dst, copy_links, options, source_options, **writer)
     elif kind == "zarr-v2":
         _v2_to_v3(src, dst, allow_pickle, options, **writer)
     else:
@@ -181,7 +196,14 @@ def _run(
 
 
 def _into_repository(
-    src: str, dst: str, kind: str, storage_options: dict | None, overwrite: bool, allow_pickle: bool, options: Any
+    src: str,
+    dst: str,
+    kind: str,
+    storage_options: dict | None,
+    overwrite: bool,
+    allow_pickle: bool,
+    options: Any,
+    source_options: dict | None = None,
 ) -> None:
     """Convert into the Icechunk repository at ``dst``, created unless it exists (and ``overwrite`` is given)."""
     from .. import _icechunk
@@ -205,7 +227,8 @@ def _into_repository(
     else:
         repository = _icechunk.create_repository(dst, storage_options)
     try:  # objects linked from other HDF5 files are copied in: a repository has no folder to convert them next to
-        _run(src, repository, kind, "zarr", True, allow_pickle, options, commit_message=f"hdmf-zarr convert {src}")
+        message = f"hdmf-zarr convert {src}"
+        _run(src, repository, kind, "zarr", True, allow_pickle, options, source_options, commit_message=message)
     except BaseException:
         if local and not exists:
             _remove(dst)  # a repository made for this conversion goes; an existing one keeps its last commit
@@ -219,10 +242,12 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _hdf5_to_zarr(src: str, dst: Any, copy_links: bool, options: WriteOptions, **writer_args: Any) -> None:
+def _hdf5_to_zarr(
+    src: str, dst: Any, copy_links: bool, options: WriteOptions, source_options: dict | None, **writer_args: Any
+) -> None:
     from .storage import convert_hdf5
 
-    convert_hdf5(src, dst, options, copy_links, **writer_args)
+    convert_hdf5(src, dst, options, copy_links, source_options, **writer_args)
 
 
 def _zarr_to_zarr(src: str, dst: Any, options: WriteOptions, **writer_args: Any) -> None:

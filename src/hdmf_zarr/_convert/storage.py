@@ -22,22 +22,28 @@ from .h5walk import plan_from_hdf5
 
 
 def convert_hdf5(
-    source: str, destination: Any, options: WriteOptions | None = None, copy_links: bool = False, **writer_args: Any
+    source: str,
+    destination: Any,
+    options: WriteOptions | None = None,
+    copy_links: bool = False,
+    source_options: dict | None = None,
+    **writer_args: Any,
 ) -> None:
-    """Convert the HDF5 file ``source`` into a new Zarr v3 file at ``destination`` (a path, URL or repository);
-    ``writer_args`` go to the ``NWBZarrIO`` that writes it (storage options, commit message)."""
-    import h5py
-
+    """Convert the HDF5 file ``source`` (a path, or a URL read through fsspec with ``source_options``) into a new
+    Zarr v3 file at ``destination`` (a path, URL or repository); ``writer_args`` go to the ``NWBZarrIO`` that
+    writes it (storage options, commit message)."""
     from .. import _names
     from .._stores import is_url, store_location
+    from .._virtual.sources import open_hdf5
     from .._write.sharding import apply_sharding
     from ..nwb import NWBZarrIO
 
     options = options or WriteOptions()
     local = isinstance(destination, str) and not is_url(destination)
-    options.conversions.setdefault(os.path.abspath(source), os.path.abspath(destination) if local else "")
+    if not is_url(source):
+        options.conversions.setdefault(os.path.abspath(source), os.path.abspath(destination) if local else "")
     link_source = None if copy_links or not local else _LinkedFiles(destination, options)
-    with h5py.File(source, "r") as handle, NWBZarrIO(destination, mode="w", **writer_args) as writer:
+    with open_hdf5(source, source_options) as handle, NWBZarrIO(destination, mode="w", **writer_args) as writer:
         limit = _names.max_name_bytes(store_location(writer.store))
         plan = plan_from_hdf5(handle, options, limit, link_source=link_source)
         apply_sharding(plan.arrays.values(), options.sharding)
