@@ -73,20 +73,28 @@ def is_icechunk_store(store: Any) -> bool:
     return type(store).__name__ == "IcechunkStore" and is_icechunk_object(store)
 
 
+def s3_endpoint(options: dict | None) -> dict[str, Any]:
+    """Icechunk's S3 endpoint settings (region, endpoint, plain HTTP, path-style) from fsspec/s3fs-style options."""
+    options = options or {}
+    client = options.get("client_kwargs") or {}
+    endpoint = options.get("endpoint_url") or client.get("endpoint_url")
+    return {
+        "region": client.get("region_name") or options.get("region_name"),
+        "endpoint_url": endpoint,
+        "allow_http": bool(endpoint and endpoint.startswith("http://")),
+        "force_path_style": endpoint is not None,
+    }
+
+
 def s3_storage(url: str, options: dict | None) -> Any:
     """Icechunk S3 storage for ``s3://bucket/prefix`` from fsspec/s3fs-style ``storage_options``."""
     icechunk = _module()
     options = dict(options or {})
     bucket, _, prefix = url.split("://", 1)[1].partition("/")
-    client = options.get("client_kwargs") or {}
-    endpoint = options.get("endpoint_url") or client.get("endpoint_url")
     return icechunk.s3_storage(
         bucket=bucket,
         prefix=prefix.strip("/") or None,
-        region=client.get("region_name") or options.get("region_name"),
-        endpoint_url=endpoint,
-        allow_http=bool(endpoint and endpoint.startswith("http://")),
-        force_path_style=endpoint is not None,
+        **s3_endpoint(options),
         access_key_id=options.get("key"),
         secret_access_key=options.get("secret"),
         anonymous=True if options.get("anon") else None,

@@ -39,16 +39,9 @@ def _object_store(prefix: str, storage_options: dict | None) -> Any:
         return icechunk.local_filesystem_store(path)
     if not prefix.startswith(("s3://", "s3a://")):
         raise ValueError(f"Virtual files reference local files and s3:// objects; '{prefix}' is neither.")
-    options = storage_options or {}
-    client = options.get("client_kwargs") or {}
-    endpoint = options.get("endpoint_url") or client.get("endpoint_url")
-    return icechunk.s3_store(
-        region=client.get("region_name") or options.get("region_name"),
-        endpoint_url=endpoint,
-        allow_http=bool(endpoint and endpoint.startswith("http://")),
-        force_path_style=endpoint is not None,
-        anonymous=bool(options.get("anon")),
-    )
+    from .._icechunk import s3_endpoint
+
+    return icechunk.s3_store(**s3_endpoint(storage_options), anonymous=bool((storage_options or {}).get("anon")))
 
 
 def _credentials(prefix: str, storage_options: dict | None) -> Any:
