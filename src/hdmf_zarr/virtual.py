@@ -60,16 +60,18 @@ def virtualize(
     as_json = isinstance(destination, (str, os.PathLike)) and is_reference_path(os.fspath(destination))
     if isinstance(destination, os.PathLike):
         destination = os.fspath(destination)
+    main = source_url(source)
+    seen = {main: fingerprint(main, storage_options)}  # recorded before reading: a change while we read shows
     with open_hdf5(source, storage_options) as handle:
-        urls: dict[str, str] = {}
 
         def url_of(h5file: Any) -> str:
-            if h5file == handle:
-                return source_url(source)
-            return urls.setdefault(h5file.filename, source_url(h5file.filename))
+            url = main if h5file == handle else source_url(h5file.filename)  # a file an external link leads to
+            if url not in seen:
+                seen[url] = fingerprint(url, storage_options)
+            return url
 
         plan = plan_from_hdf5(handle, WriteOptions(sharding=None), None, reference_url=url_of)
-        records = [fingerprint(url, storage_options) for url in _source_urls(plan)]
+        records = [seen[url] for url in _source_urls(plan)]
         if as_json:
             size = _write_json(plan, destination, records, storage_options, overwrite)
         else:
