@@ -44,8 +44,8 @@ def _storage_file(path: Path) -> None:
         h5.attrs["title"] = "storage kinds"
         h5.create_dataset("gzip_shuffle", data=rng.integers(0, 100, (1000, 8), dtype="<i4"), chunks=(100, 8),
                           compression="gzip", shuffle=True)  # fmt: skip
-        h5.create_dataset("fletcher", data=np.arange(500.0), chunks=(64,), fletcher32=True, compression="gzip")
-        h5.create_dataset("big_endian", data=np.arange(300, dtype=">i2"), chunks=(128,))
+        h5.create_dataset("fletcher", data=rng.random(5000), chunks=(640,), fletcher32=True, compression="gzip")
+        h5.create_dataset("big_endian", data=rng.integers(0, 9999, 3000).astype(">i2"), chunks=(1280,))
         h5.create_dataset("contiguous", data=np.arange(7000, dtype="<f8").reshape(1000, 7))
         plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         plist.set_layout(h5py.h5d.COMPACT)  # values inside the object header: copied
@@ -54,8 +54,9 @@ def _storage_file(path: Path) -> None:
             h5py.h5s.ALL, h5py.h5s.ALL, np.arange(4, dtype="<i8")
         )
         h5.create_dataset("lzf", data=np.arange(200, dtype="<i4"), chunks=(50,), compression="lzf")
-        sparse = h5.create_dataset("sparse", shape=(400,), dtype="<f4", chunks=(100,), fillvalue=-1.0)
-        sparse[0:100] = 1.0  # chunks 1-3 never written: the fill value
+        sparse = h5.create_dataset("sparse", shape=(8000,), dtype="<f4", chunks=(2000,), fillvalue=-1.0)
+        sparse[0:2000] = rng.random(2000)  # chunks 1-3 never written: the fill value
+        h5.create_dataset("small", data=np.arange(100, dtype="<i8"), chunks=(50,))  # 800 bytes: copied in
         h5.create_dataset("never_written", shape=(50,), dtype="<u2")
         h5.create_dataset("booleans", data=np.array([True, False, True]))
         h5.create_dataset("empty", shape=(0, 3), dtype="<f4")
@@ -90,6 +91,7 @@ def test_stored_chunks_of_each_layout(tmp_path: Path) -> None:
         assert stored_chunks(h5["never_written"]).ranges == {}
         assert stored_chunks(h5["text"]) is None and stored_chunks(h5["scalar"]) is None
         assert stored_chunks(h5["compact"]) is None
+        assert len(stored_chunks(h5["small"]).ranges) == 2  # referenceable, but copied in: see below
 
 
 # ---------------------------------------------------------------------------------------- storage level
@@ -99,7 +101,7 @@ def test_every_object_is_in_the_virtual_file(tmp_path: Path, kind: str) -> None:
     _storage_file(source)
     destination = _destination(tmp_path, kind)
     made = virtualize(str(source), str(destination))
-    assert made.kind == kind and made.referenced_chunks == 10 + 8 + 3 + 1 + 1 + 1  # booleans: 1; never written: 0
+    assert made.kind == kind and made.referenced_chunks == 10 + 8 + 3 + 1 + 1  # never written, booleans, small: none
     with h5py.File(source, "r") as h5:
         assert compare_storage(h5, _open_group(destination)) == []
     if kind == "json":
@@ -108,6 +110,7 @@ def test_every_object_is_in_the_virtual_file(tmp_path: Path, kind: str) -> None:
         assert document["refs"]["gzip_shuffle/c/0/0"][0] == "{{s0}}"
         assert document["hdmf_zarr"]["sources"][0]["size"] == source.stat().st_size
         assert "lzf/c/0" in document["refs"]  # copied: stored in the file itself
+        assert document["refs"]["small/c/0"].startswith("base64:")  # 800 bytes: copied, read without a request
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -126,6 +129,18 @@ def test_a_virtual_file_reads_to_the_nwbfile_of_its_source(nwbfile, tmp_path: Pa
 
 
 # ---------------------------------------------------------------------------------------- changed sources
+def _with_big_series(nwbfile, tmp_path: Path) -> Path:
+    """``nwbfile`` written as HDF5 with a series large enough to be referenced (small datasets are copied in)."""
+    from pynwb import NWBHDF5IO
+    from pynwb.testing.mock.base import mock_TimeSeries
+
+    nwbfile.add_acquisition(mock_TimeSeries(name="big", data=np.arange(20000.0)))
+    source = tmp_path / "mock.nwb"
+    with NWBHDF5IO(str(source), "w") as io:
+        io.write(nwbfile)
+    return source
+
+
 def _read_all(destination: Path) -> None:
     with NWBZarrIO(str(destination), "r") as io:
         io.read()
@@ -134,11 +149,8 @@ def _read_all(destination: Path) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("change", ["appended", "same size, rewritten", "deleted"])
 def test_a_changed_source_is_refused_never_read(nwbfile, tmp_path: Path, kind: str, change: str) -> None:
-    from pynwb import NWBHDF5IO
 
-    source = tmp_path / "mock.nwb"
-    with NWBHDF5IO(str(source), "w") as io:
-        io.write(nwbfile)
+    source = _with_big_series(nwbfile, tmp_path)
     destination = _destination(tmp_path, kind)
     virtualize(source, destination)
     _read_all(destination)
@@ -157,18 +169,15 @@ def test_a_changed_source_is_refused_never_read(nwbfile, tmp_path: Path, kind: s
 
 
 def test_icechunk_itself_refuses_chunks_of_a_source_changed_after_opening(nwbfile, tmp_path: Path) -> None:
-    from pynwb import NWBHDF5IO
 
-    source = tmp_path / "mock.nwb"
-    with NWBHDF5IO(str(source), "w") as io:
-        io.write(nwbfile)
+    source = _with_big_series(nwbfile, tmp_path)
     destination = _destination(tmp_path, "icechunk")
     virtualize(source, destination)
     with NWBZarrIO(str(destination), "r") as io:  # opened while the source is as recorded
-        series = io.read().acquisition["ts"]
+        series = io.read().acquisition["big"]
         stat = source.stat()
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5 * 10**9))
-        with pytest.raises(SourceChangedError, match="dataset ./acquisition/ts/data..*changed since"):
+        with pytest.raises(SourceChangedError, match="dataset ./acquisition/big/data..*changed since"):
             series.data[:]
 
 
@@ -228,7 +237,7 @@ def test_the_cli_writes_both_kinds(tmp_path: Path) -> None:
 def test_external_links_lead_into_references_to_the_linked_file(tmp_path: Path) -> None:
     raw = tmp_path / "raw.h5"
     with h5py.File(raw, "w") as h5:
-        h5.create_dataset("data", data=np.arange(100, dtype="<i4"), chunks=(10,), compression="gzip")
+        h5.create_dataset("data", data=np.arange(10000, dtype="<i4"), chunks=(1000,))
     main = tmp_path / "main.h5"
     with h5py.File(main, "w") as h5:
         h5["linked"] = h5py.ExternalLink("raw.h5", "/data")
@@ -236,7 +245,7 @@ def test_external_links_lead_into_references_to_the_linked_file(tmp_path: Path) 
     virtualize(main, destination)
     document = json.loads(destination.read_text())
     assert sorted(document["templates"].values()) == [f"file://{raw}"]
-    assert np.array_equal(_open_group(destination)["linked"][:], np.arange(100))
+    assert np.array_equal(_open_group(destination)["linked"][:], np.arange(10000))
     shutil.copy(raw, tmp_path / "raw2.h5")
     with open(raw, "ab") as handle:
         handle.write(b"changed")

@@ -36,6 +36,7 @@ from .._convention import (
     join_key,
     link_entry,
 )
+from .._icechunk import INLINE_CHUNK_THRESHOLD
 from .._write.copy import copy_settings, region_converter, source_dtype
 from .._write.options import WriteOptions
 from .._write.plan import ArrayNode, ChunkReferences, CopiedSource, GroupNode, InMemory, WritePlan
@@ -58,6 +59,12 @@ def plan_from_hdf5(
     as if it were here (the default for every link).
     """
     return _Walk(h5file, options or WriteOptions(), max_name_bytes, reference_url, link_source).run()
+
+
+#: datasets that store at most this many bytes are copied into a virtual file rather than referenced, so reading
+#: them (``read()`` loads table ids and regions) costs no request to the source; the same size as the chunks kept in
+#: the manifests of Icechunk repositories we create
+SMALL_DATASET_BYTES = INLINE_CHUNK_THRESHOLD
 
 
 class _Walk:
@@ -173,7 +180,7 @@ class _Walk:
         if self.reference_url is None:
             return None
         found = stored_chunks(ds)
-        if found is None:
+        if found is None or sum(length for _, length in found.ranges.values()) <= SMALL_DATASET_BYTES:
             return None
         return ChunkReferences(self.reference_url(ds.file), found.ranges, found.complete), found
 

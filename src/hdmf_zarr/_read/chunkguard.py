@@ -16,6 +16,7 @@ array itself (and ``array.store``, which tools read) is the usual one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -42,6 +43,7 @@ class ArrayChecks:
     def __init__(self, store: Store, key: str, metadata: Any, check_document: bool) -> None:
         self.store, self.key, self.metadata = store, key, metadata
         self.document_pending = check_document
+        self.document_check: asyncio.Future | None = None  # shared by the chunk reads that start together
         self.recorded = recorded_shape(metadata) is not None
 
     def where(self) -> str:
@@ -50,9 +52,15 @@ class ArrayChecks:
         return f"dataset '/{self.key}' of '{get_store_path(self.store)}'"
 
     async def check_document(self) -> None:
-        """Compare the node's own document with the block's metadata, once."""
+        """Compare the node's own document with the block's metadata, once (one read however many chunk reads
+        are waiting for it)."""
         if not self.document_pending:
             return
+        if self.document_check is None or self.document_check.get_loop() is not asyncio.get_running_loop():
+            self.document_check = asyncio.ensure_future(self._compare_document())
+        await asyncio.shield(self.document_check)
+
+    async def _compare_document(self) -> None:
         found = await self.store.get(join_key(self.key, V3_DOCUMENT), prototype=default_buffer_prototype())
         hint = (
             "The file was changed after its consolidated metadata was written. Run `hdmf-zarr verify PATH` to "

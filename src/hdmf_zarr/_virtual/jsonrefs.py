@@ -70,8 +70,8 @@ def _load(path: str, storage_options: dict | None) -> dict[str, Any]:
 
         from .._remote import url_storage_options
 
-        with fsspec.open(path, "rb", **url_storage_options(path, storage_options)) as handle:
-            raw = handle.read()
+        fs, _, (where,) = fsspec.get_fs_token_paths(path, storage_options=url_storage_options(path, storage_options))
+        raw = fs.cat_file(where)  # one GET (opening it as a file would ask for its size first)
     else:
         with open(path, "rb") as handle:
             raw = handle.read()
