@@ -32,7 +32,6 @@ sys.path.insert(0, str(BENCH_DIR))
 import run  # noqa: E402  (sibling module: the many-objects file, Probe; standard library only at import time)
 import s3bench  # noqa: E402
 
-RESULTS_DIR = BENCH_DIR / "results"
 RESULT_MARKER = "@@ICECHUNK-S3-RESULT@@ "
 MARK = "__mark__"
 #: Icechunk's RepositoryConfig.inline_chunk_threshold_bytes is an unsigned 16-bit number: 65535 is the most it takes
@@ -487,12 +486,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if run.answered_as_worker(args, run_worker, RESULT_MARKER):
-        return 0
-    reason = s3bench.available()
-    if reason is not None:
-        print(f"cannot run: {reason}", file=sys.stderr)
-        return 1
+    early = run.worker_or_unavailable(args, run_worker, RESULT_MARKER)
+    if early is not None:
+        return early
     sizes = dict(run.QUICK_SIZES if args.quick else run.FULL_SIZES)
     versions = _versions()
     started = _dt.datetime.now()
@@ -504,8 +500,6 @@ def main(argv: list[str] | None = None) -> int:
     advice = recommend(summary, measured["objects"], args.thresholds, versions["default_threshold"])
     table = render(measured, summary, variants, args, sizes, versions, advice)
     print(table)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    output = RESULTS_DIR / f"icechunk-s3-{started.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.json"
     document = {
         "started": started.isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -521,8 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": measured["runs"],
         "table": table,
     }
-    output.write_text(json.dumps(document, indent=2, default=str))
-    print(f"\nresults written to {output}")
+    run.save_results("icechunk-s3", started, args.quick, document)
     return 0
 
 

@@ -942,6 +942,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def save_results(name: str, started: _dt.datetime, quick: bool, document: dict[str, Any]) -> Path:
+    """Write a benchmark's results to ``results/<name>-<date>-<time>[-quick].json`` and say where."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    output = RESULTS_DIR / f"{name}-{started.strftime('%Y%m%d-%H%M%S')}{'-quick' if quick else ''}.json"
+    output.write_text(json.dumps(document, indent=2, default=str))
+    print(f"\nresults written to {output}")
+    return output
+
+
+def worker_or_unavailable(args: argparse.Namespace, worker: Any, marker: str) -> int | None:
+    """For the S3 benchmarks' ``main``: 0 when this process ran as a worker, 1 when S3 cannot run here (said on
+    stderr), None to go on."""
+    if answered_as_worker(args, worker, marker):
+        return 0
+    reason = s3bench.available()
+    if reason is not None:
+        print(f"cannot run: {reason}", file=sys.stderr)
+        return 1
+    return None
+
+
 def check_repeat(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """``--repeat``: 3 runs by default (1 with ``--quick``), at least 1."""
     if args.repeat is None:
@@ -1003,8 +1024,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.profile:
         print(render_profiles(results))
-    stamp = started.strftime("%Y%m%d-%H%M%S")
-    output = RESULTS_DIR / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
     document = {
         "started": started.isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -1016,8 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "table": table,
     }
-    output.write_text(json.dumps(document, indent=2, default=str))
-    print(f"\nresults written to {output}")
+    save_results("bench", started, args.quick, document)
     return 0
 
 

@@ -51,7 +51,6 @@ import icechunk_s3  # noqa: E402  (sibling modules, standard library only at imp
 import run  # noqa: E402
 import s3bench  # noqa: E402
 
-RESULTS_DIR = BENCH_DIR / "results"
 RESULT_MARKER = "@@VIRTUAL-S3-RESULT@@ "
 LINDI_VENV = Path.home() / ".cache" / "hdmf_zarr_bench" / "lindi-venv"
 LINDI_PACKAGES = ["lindi", "pynwb"]
@@ -793,12 +792,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if run.answered_as_worker(args, run_worker, RESULT_MARKER):
-        return 0
-    reason = s3bench.available()
-    if reason is not None:
-        print(f"cannot run: {reason}", file=sys.stderr)
-        return 1
+    early = run.worker_or_unavailable(args, run_worker, RESULT_MARKER)
+    if early is not None:
+        return early
     sizes = dict(run.QUICK_SIZES if args.quick else run.FULL_SIZES)
     ephys = dict(EPHYS_QUICK if args.quick else EPHYS_FULL)
     started = _dt.datetime.now()
@@ -829,8 +825,6 @@ def main(argv: list[str] | None = None) -> int:
     info = {"sizes": sizes, "ephys": ephys, "unavailable": unavailable}
     table = render(measured, summary, args, info)
     print(table)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    output = RESULTS_DIR / f"virtual-s3-{started.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.json"
     document = {
         "started": started.isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -848,8 +842,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": {file: {"made": found.get("made"), "read": found.get("read")} for file, found in measured.items()},
         "table": table,
     }
-    output.write_text(json.dumps(document, indent=2, default=str))
-    print(f"\nresults written to {output}")
+    run.save_results("virtual-s3", started, args.quick, document)
     return 0
 
 
