@@ -2,9 +2,9 @@
 authorisation readers need.
 
 A repository we make holds one virtual chunk container per place its sources are (the folder of a local file,
-the bucket of an ``s3://`` object), so the repository says where its chunks may come from. Readers must
-authorise each container; ``authorized`` does it from the storage options the file is opened with. Each
-reference carries the source's ETag (object stores) or a time after its last modification (local files), and
+the bucket of an ``s3://`` object, the server of an ``http(s)://`` URL), so the repository says where its chunks
+may come from. Readers must authorise each container; ``authorized`` does it from the storage options the file is
+opened with. Each reference carries the source's ETag (S3, HTTP) or a time after its last modification (local), and
 Icechunk refuses a chunk whose source changed; the commit's metadata also holds our record of the sources
 (``sources.py``), checked when the file is opened.
 """
@@ -37,8 +37,10 @@ def _object_store(prefix: str, storage_options: dict | None) -> Any:
     path = local_path(prefix)
     if path is not None:
         return icechunk.local_filesystem_store(path)
+    if prefix.startswith(("http://", "https://")):
+        return icechunk.http_store({"allow_http": "true"} if prefix.startswith("http://") else None)
     if not prefix.startswith(("s3://", "s3a://")):
-        raise ValueError(f"Virtual files reference local files and s3:// objects; '{prefix}' is neither.")
+        raise ValueError(f"Virtual files reference local files, http(s):// and s3:// URLs; not '{prefix}'.")
     from .._icechunk import s3_endpoint
 
     return icechunk.s3_store(**s3_endpoint(storage_options), anonymous=bool((storage_options or {}).get("anon")))
@@ -49,6 +51,8 @@ def _credentials(prefix: str, storage_options: dict | None) -> Any:
 
     if local_path(prefix) is not None:
         return icechunk.credentials.LocalFileSystemAccess
+    if prefix.startswith(("http://", "https://")):
+        return icechunk.credentials.HttpAccess
     options = storage_options or {}
     if options.get("anon"):
         return icechunk.containers_credentials({prefix: icechunk.s3_credentials(anonymous=True)})[prefix]
