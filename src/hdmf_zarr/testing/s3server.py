@@ -189,7 +189,12 @@ class LocalS3Server:
         policy = {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": ["s3:GetObject", "s3:HeadObject"],
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
             ],
         }
         fs = s3fs.S3FileSystem(skip_instance_cache=True, **self.storage_options())
