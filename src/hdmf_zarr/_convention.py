@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from zarr.abc.store import Store
@@ -147,15 +148,16 @@ def spec_location(root_attributes: dict[str, Any]) -> str | None:
     return value.strip("/") or None if isinstance(value, str) else None
 
 
-def detect_format(store: Store) -> int | None:
+def detect_format(store: Store, exists: Callable[[str], Awaitable[bool]] | None = None) -> int | None:
     """3 or 2 for the Zarr hierarchy (or array) at the root of ``store``, None when there is none.
 
-    A v3 root document wins over leftover v2 ones. Errors of the store itself (an unreachable server)
-    propagate; ``_stores.store_format`` turns them into errors that name the store.
+    A v3 root document wins over leftover v2 ones. ``exists`` asks whether a key is there (default:
+    ``store.exists``). Errors of the store itself (an unreachable server) propagate; ``_stores.store_format``
+    turns them into errors that name the store.
     """
 
     async def found(key: str) -> bool:
-        return bool(await store.exists(key))
+        return bool(await (exists or store.exists)(key))
 
     async def found_v2(key: str) -> bool:
         try:

@@ -18,7 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from zarr.abc.store import Store
+from zarr.abc.store import RangeByteRequest, Store
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, ZipStore
 
@@ -151,13 +152,26 @@ def store_format(store: Store) -> int | None:
     A remote store that cannot be asked raises ``StoreUnreachableError`` (an ``OSError``) naming it.
     """
     try:
-        return detect_format(store)
+        return detect_format(store, _probe(store))
     except OSError:
         raise
     except Exception as err:
         if not is_remote_store(store):
             raise
         raise StoreUnreachableError(f"Cannot reach the store at '{get_store_path(store)}': {err}") from err
+
+
+def _probe(store: Store) -> Any:
+    """How to ask an fsspec store whether a key is there in one request: s3fs answers ``exists`` with a HEAD and,
+    for a missing key, a listing (is it a folder?); a GET of its first byte is one request either way. None for
+    other stores (their ``exists`` is one request or none)."""
+    if not isinstance(store, FsspecStore):
+        return None
+
+    async def exists(key: str) -> bool:
+        return await store.get(key, default_buffer_prototype(), byte_range=RangeByteRequest(0, 1)) is not None
+
+    return exists
 
 
 def not_found(location: str, mode: str, what: str = "no such file or folder") -> StoreNotFoundError:
