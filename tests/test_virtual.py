@@ -334,21 +334,22 @@ def test_convert_copies_an_hdf5_file_from_s3(s3_server, s3_bucket, tmp_path: Pat
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_source_by_https_url_is_referenced_by_that_url(tmp_path: Path, kind: str) -> None:
     """Sources named by an http(s) URL (DANDI's, say) work too: HTTP ranges, an http virtual chunk container."""
-    pytest.importorskip("moto.server", reason="needs moto[server]")
-    import s3fs
+    from hdmf_zarr.testing.httpserver import LocalHTTPServer
 
-    from hdmf_zarr.testing.s3server import LocalS3Server
-
-    local = tmp_path / "kinds.h5"
+    served = tmp_path / "served"
+    served.mkdir()
+    local = served / "kinds.h5"
     _storage_file(local)
-    with LocalS3Server() as server:  # its own server: plain HTTP clients keep no connection to the shared one
-        server.create_bucket("public")
-        s3fs.S3FileSystem(skip_instance_cache=True, **server.storage_options()).put(str(local), "public/kinds.h5")
-        server.make_public("public")
-        url = f"{server.endpoint}/public/kinds.h5"
+    with LocalHTTPServer(served) as server:
+        url = server.url("kinds.h5")
         destination = _destination(tmp_path, kind)
         virtualize(url, destination)
         if kind == "json":
-            assert json.loads(destination.read_text())["templates"] == {"s0": url}
+            document = json.loads(destination.read_text())
+            assert document["templates"] == {"s0": url} and document["hdmf_zarr"]["sources"][0]["etag"]
         with h5py.File(local, "r") as h5:
             assert compare_storage(h5, _open_group(destination)) == []
+        with open(local, "ab") as handle:
+            handle.write(b"changed")
+        with pytest.raises(SourceChangedError, match="kinds.h5"):
+            _open_group(destination)
