@@ -18,7 +18,7 @@ from typing import Any
 from ._convert.h5walk import plan_from_hdf5
 from ._stores import is_reference_path, is_url
 from ._virtual import jsonrefs
-from ._virtual.sources import fingerprint, open_hdf5, source_url
+from ._virtual.sources import filesystem, fingerprint, open_hdf5, source_url
 from ._write.options import WriteOptions
 from ._write.plan import ChunkReferences, WritePlan
 from .errors import ConversionError
@@ -60,6 +60,7 @@ def virtualize(
     as_json = isinstance(destination, (str, os.PathLike)) and is_reference_path(os.fspath(destination))
     if isinstance(destination, os.PathLike):
         destination = os.fspath(destination)
+    options = WriteOptions(sharding=None)  # referenced arrays keep the source's chunks, which sharding would change
     main = source_url(source)
     seen = {main: fingerprint(main, storage_options)}  # recorded before reading: a change while we read shows
     with open_hdf5(source, storage_options) as handle:
@@ -70,13 +71,13 @@ def virtualize(
                 seen[url] = fingerprint(url, storage_options)
             return url
 
-        plan = plan_from_hdf5(handle, WriteOptions(sharding=None), None, reference_url=url_of)
+        plan = plan_from_hdf5(handle, options, None, reference_url=url_of)
         records = [seen[url] for url in _source_urls(plan)]
         if as_json:
-            size = _write_json(plan, destination, records, storage_options, overwrite)
+            size = _write_json(plan, destination, records, storage_options, overwrite, options)
         else:
             message = commit_message or f"hdmf-zarr convert --virtual {source}"
-            size = _write_repository(plan, destination, records, storage_options, overwrite, message)
+            size = _write_repository(plan, destination, records, storage_options, overwrite, message, options)
     refs = [node.data for node in plan.arrays.values() if isinstance(node.data, ChunkReferences)]
     return VirtualFile(
         destination=str(destination) if isinstance(destination, str) else repr(destination),
@@ -94,11 +95,11 @@ def _source_urls(plan: WritePlan) -> list[str]:
     return sorted(found)
 
 
-def _commit_natively(plan: WritePlan, store: Any) -> dict[str, Any]:
+def _commit_natively(plan: WritePlan, store: Any, options: WriteOptions) -> dict[str, Any]:
     """Write everything of ``plan`` but the referenced chunks into ``store``; the metadata of every node."""
     from ._write.commit import Committer, finish_root
 
-    written = Committer(store, options=WriteOptions(sharding=None)).commit(plan)
+    written = Committer(store, options=options).commit(plan)
     finish_root(store, written)
     return written
 
@@ -115,32 +116,36 @@ def _references(plan: WritePlan, written: dict[str, Any]) -> list[tuple[str, str
 
 
 def _exists(path: str, storage_options: dict | None) -> bool:
-    if not is_url(path):
-        return os.path.lexists(path)
-    import fsspec
-
-    from ._remote import url_storage_options
-
-    fs, _, (where,) = fsspec.get_fs_token_paths(path, storage_options=url_storage_options(path, storage_options))
-    return bool(fs.exists(where))
+    return filesystem(path, storage_options).exists(path) if is_url(path) else os.path.lexists(path)
 
 
 def _write_json(
-    plan: WritePlan, destination: str, records: list[dict], storage_options: dict | None, overwrite: bool
+    plan: WritePlan,
+    destination: str,
+    records: list[dict],
+    storage_options: dict | None,
+    overwrite: bool,
+    options: WriteOptions,
 ) -> int:
     from zarr.storage import MemoryStore
 
     if not overwrite and _exists(destination, storage_options):
         raise ConversionError(f"'{destination}' already exists; pass overwrite=True (--overwrite) to replace it.")
     store = MemoryStore()
-    written = _commit_natively(plan, store)
+    written = _commit_natively(plan, store, options)
     documents = {key: value.to_bytes() for key, value in store._store_dict.items()}
     document = jsonrefs.reference_document(documents, _references(plan, written), records)
     return jsonrefs.write_reference_file(document, destination, storage_options)
 
 
 def _write_repository(
-    plan: WritePlan, destination: Any, records: list[dict], storage_options: dict | None, overwrite: bool, message: str
+    plan: WritePlan,
+    destination: Any,
+    records: list[dict],
+    storage_options: dict | None,
+    overwrite: bool,
+    message: str,
+    options: WriteOptions,
 ) -> None:
     from . import _icechunk
     from ._virtual import icechunkrefs
@@ -154,7 +159,7 @@ def _write_repository(
         from ._stores import clear_store
 
         clear_store(store)  # the previous content goes in the same commit
-    _commit_natively(plan, store)
+    _commit_natively(plan, store, options)
     by_url = {r["url"]: r for r in records}
     for node in plan.arrays.values():
         if not isinstance(node.data, ChunkReferences) or not node.data.ranges:

@@ -55,7 +55,8 @@ def filter_pipeline(dataset: Any) -> list[tuple[int, tuple]]:
     return [(code, tuple(values)) for code, _flags, values, _name in map(plist.get_filter, range(plist.get_nfilters()))]
 
 
-def _endian(dtype: np.dtype) -> str | None:
+def byte_order(dtype: np.dtype) -> str | None:
+    """The ``bytes`` codec's ``endian`` for ``dtype``: "little", "big", or None for single bytes."""
     if dtype.itemsize == 1 or dtype.byteorder == "|":
         return None
     little = dtype.byteorder == "<" or (dtype.byteorder == "=" and np.little_endian)
@@ -76,7 +77,7 @@ def stored_chunk_codecs(dataset: Any) -> list[Any] | None:
     if dataset.is_virtual or dataset.external:
         return None
     exact = _exact()
-    codecs: list[Any] = [BytesCodec(endian=_endian(dtype))]
+    codecs: list[Any] = [BytesCodec(endian=byte_order(dtype))]
     for code, values in filter_pipeline(dataset):
         if code not in exact:
             return None

@@ -19,7 +19,7 @@ from zarr.abc.store import Store
 from .._convention import V3_DOCUMENT
 from .._stores import is_url
 from ..errors import DamagedFileError
-from .sources import check_sources
+from .sources import check_sources, filesystem
 
 FORMAT_KEY = "hdmf_zarr"
 
@@ -50,12 +50,7 @@ def write_reference_file(document: dict[str, Any], destination: str, storage_opt
     """Write ``document`` at ``destination`` (a local path or URL) in one piece; the bytes written."""
     data = json.dumps(document, separators=(",", ":")).encode()
     if is_url(destination):
-        import fsspec
-
-        from .._remote import url_storage_options
-
-        with fsspec.open(destination, "wb", **url_storage_options(destination, storage_options)) as handle:
-            handle.write(data)
+        filesystem(destination, storage_options).pipe_file(destination, data)
         return len(data)
     temporary = f"{destination}.{os.getpid()}.partial"
     with open(temporary, "wb") as handle:
@@ -66,12 +61,7 @@ def write_reference_file(document: dict[str, Any], destination: str, storage_opt
 
 def _load(path: str, storage_options: dict | None) -> dict[str, Any]:
     if is_url(path):
-        import fsspec
-
-        from .._remote import url_storage_options
-
-        fs, _, (where,) = fsspec.get_fs_token_paths(path, storage_options=url_storage_options(path, storage_options))
-        raw = fs.cat_file(where)  # one GET (opening it as a file would ask for its size first)
+        raw = filesystem(path, storage_options).cat_file(path)  # one GET (a file object would ask its size first)
     else:
         with open(path, "rb") as handle:
             raw = handle.read()

@@ -36,7 +36,8 @@ def local_path(url: str) -> str | None:
     return url[len(LOCAL_PREFIX) :] if url.startswith(LOCAL_PREFIX) else None
 
 
-def _filesystem(url: str, storage_options: dict | None) -> Any:
+def filesystem(url: str, storage_options: dict | None) -> Any:
+    """The fsspec file system of ``url``, with our request limits (``_remote.url_storage_options``)."""
     import fsspec
 
     from .._remote import url_storage_options
@@ -56,7 +57,7 @@ def open_hdf5(path: str, storage_options: dict | None = None) -> Iterator[Any]:
         with h5py.File(local, "r") as handle:
             yield handle
         return
-    fs = _filesystem(url, storage_options)
+    fs = filesystem(url, storage_options)
     blocks = {"maxblocks": REMOTE_CACHE_BYTES // REMOTE_BLOCK_BYTES}  # each block fetched once, not again
     with fs.open(url, "rb", block_size=REMOTE_BLOCK_BYTES, cache_type="blockcache", cache_options=blocks) as raw:
         with h5py.File(raw, "r") as handle:
@@ -69,7 +70,7 @@ def fingerprint(url: str, storage_options: dict | None = None) -> dict[str, Any]
     if local is not None:
         stat = os.stat(local)
         return {"url": url, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    info = _filesystem(url, storage_options).info(url)
+    info = filesystem(url, storage_options).info(url)
     found: dict[str, Any] = {"url": url, "size": int(info.get("size") or 0)}
     etag = info.get("ETag") or info.get("etag")
     if etag:

@@ -32,7 +32,7 @@ from zarr.core.buffer import Buffer, default_buffer_prototype
 
 from .._arrays import chunk_coords, chunk_count, chunk_region
 from .._chunkrecord import stores_every_chunk
-from .._convert.h5filters import is_h5py_dataset, stored_chunk_codecs
+from .._convert.h5filters import byte_order, is_h5py_dataset, stored_chunk_codecs
 from .copy import copy_block_shape, iter_regions
 from .encode import ChunkEncoder
 from .options import WriteOptions
@@ -47,17 +47,10 @@ RawFetch = Callable[[tuple[int, ...]], Awaitable[Any]]  # chunk coords -> Buffer
 
 
 # ------------------------------------------------------------------------------------------ matching
-def _endian(dtype: np.dtype) -> str | None:
-    if dtype.itemsize == 1 or dtype.byteorder == "|":
-        return None
-    little = dtype.byteorder == "<" or (dtype.byteorder == "=" and np.little_endian)
-    return "little" if little else "big"
-
-
 def _bytes_codec_matches(codec: Any, dtype: np.dtype) -> bool:
     if not isinstance(codec, BytesCodec):
         return False
-    expected = _endian(dtype)
+    expected = byte_order(dtype)
     return expected is None or getattr(codec.endian, "value", codec.endian) == expected
 
 
